@@ -1,0 +1,226 @@
+//! The command line: tcpdump's flags where the meaning is the same, turned into a
+//! validated [`Config`] before anything is opened. Doc comments are the `--help` text.
+
+use clap::{ArgAction, Parser};
+use spandump::filter::{Filter, IpPrefix};
+use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination};
+use spandump::reassembly;
+use spandump::sink::Format;
+use spandump::sink::text::{TextOptions, TimeFormat};
+use spandump::wire::erspan::{Direction, ErspanIndex, SessionId};
+use std::path::PathBuf;
+
+/// Decapsulate GRE / ERSPAN (type I, II, III) mirrored traffic and write the inner
+/// frames as pcap, pcapng or tcpdump-like text.
+#[derive(Debug, Parser)]
+#[command(name = "spandump", version, about, max_term_width = 100)]
+#[command(after_help = "Filters of different kinds must all match; a filter given twice matches either value.\n\
+Numbers are decimal or 0x-hex. Examples:\n  \
+spandump -r underlay.pcap -w inner.pcap\n  \
+spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
+spandump -r underlay.pcap --session 77 -e -v")]
+pub struct Args {
+    /// Read outer (underlay) packets from a pcap or pcapng file; "-" reads stdin.
+    #[arg(short = 'r', value_name = "FILE")]
+    pub read: PathBuf,
+
+    /// Write inner frames to FILE ("-" = stdout): pcap, or pcapng when FILE ends in
+    /// .pcapng. Without -w, print one line per frame.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Write pcapng whatever the file name.
+    #[arg(long)]
+    pub pcapng: bool,
+
+    /// Write pcap with nanosecond timestamps (also: print 9 fraction digits).
+    #[arg(long)]
+    pub nano: bool,
+
+    /// Keep at most SNAPLEN bytes of each inner frame.
+    #[arg(short = 's', value_name = "SNAPLEN", default_value_t = DEFAULT_SNAPLEN,
+          value_parser = parse_snaplen)]
+    pub snaplen: u32,
+
+    /// Stop after writing COUNT frames.
+    #[arg(short = 'c', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Flush the output after every frame (for pipes into Wireshark).
+    #[arg(short = 'U', long = "packet-buffered")]
+    pub packet_buffered: bool,
+
+    /// Print the link-level header (MACs, ethertype, VLAN tags) of inner frames.
+    #[arg(short = 'e')]
+    pub link_header: bool,
+
+    /// More detail: outer addresses and every GRE / ERSPAN field (-vv for more).
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Shorter lines.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+
+    /// Accepted for tcpdump's habit: spandump never resolves names.
+    #[arg(short = 'n', action = ArgAction::Count)]
+    pub numeric: u8,
+
+    /// -t: no timestamp; -tt: seconds since the epoch.
+    #[arg(short = 't', action = ArgAction::Count)]
+    pub time: u8,
+
+    /// Keep frames of plain GRE with this key (OVN `mirror-add NAME gre KEY ...`).
+    #[arg(long = "key", value_name = "KEY", value_parser = parse_u32)]
+    pub keys: Vec<u32>,
+
+    /// Keep ERSPAN II/III frames of this session ID, 0-1023 (OVN `mirror-add NAME erspan ID ...`).
+    #[arg(long = "session", value_name = "ID", value_parser = parse_session)]
+    pub sessions: Vec<SessionId>,
+
+    /// Keep ERSPAN II frames with this 20-bit index.
+    #[arg(long = "index", value_name = "INDEX", value_parser = parse_index)]
+    pub indexes: Vec<ErspanIndex>,
+
+    /// Keep ERSPAN III frames mirrored in this direction.
+    #[arg(long = "direction", value_name = "DIR", value_parser = parse_direction)]
+    pub directions: Vec<Direction>,
+
+    /// Keep mirror packets sent from this outer source address or prefix.
+    #[arg(long = "from", value_name = "ADDR[/LEN]", value_parser = parse_prefix)]
+    pub sources: Vec<IpPrefix>,
+}
+
+/// Parses a decimal or 0x-hex number.
+fn parse_number(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse::<u64>(),
+    };
+    parsed.map_err(|_| format!("'{s}' is not a decimal or 0x-hex number"))
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    let n = parse_number(s)?;
+    u32::try_from(n).map_err(|_| format!("{s} does not fit in 32 bits (GRE keys are 0-4294967295)"))
+}
+
+fn parse_snaplen(s: &str) -> Result<u32, String> {
+    let n = parse_number(s)?;
+    match n {
+        // tcpdump's habit: 0 means the default.
+        0 => Ok(DEFAULT_SNAPLEN),
+        1..=0x7FFF_FFFF => Ok(n as u32),
+        _ => Err(format!("snaplen {s} is too large")),
+    }
+}
+
+fn parse_session(s: &str) -> Result<SessionId, String> {
+    let n = parse_number(s)?;
+    u16::try_from(n)
+        .ok()
+        .and_then(SessionId::new)
+        .ok_or_else(|| format!("session {s} is out of range: ERSPAN session IDs are 0-1023"))
+}
+
+fn parse_index(s: &str) -> Result<ErspanIndex, String> {
+    let n = parse_number(s)?;
+    u32::try_from(n)
+        .ok()
+        .and_then(ErspanIndex::new)
+        .ok_or_else(|| format!("index {s} is out of range: ERSPAN indexes are 0-0xfffff"))
+}
+
+fn parse_direction(s: &str) -> Result<Direction, String> {
+    match s {
+        "ingress" | "in" => Ok(Direction::Ingress),
+        "egress" | "out" => Ok(Direction::Egress),
+        _ => Err(format!("direction '{s}' is neither 'ingress' nor 'egress'")),
+    }
+}
+
+fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
+    s.parse()
+}
+
+impl Args {
+    /// The validated run configuration.
+    pub fn into_config(self) -> Config {
+        let (destination, format) = match &self.write {
+            None => (Destination::Stdout, Format::Text),
+            Some(p) => {
+                let destination = if p.as_os_str() == "-" {
+                    Destination::Stdout
+                } else {
+                    Destination::File(p.clone())
+                };
+                let pcapng_name = p
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
+                let format = if self.pcapng || pcapng_name {
+                    Format::PcapNg
+                } else {
+                    Format::Pcap
+                };
+                (destination, format)
+            }
+        };
+        let time = match self.time {
+            0 => TimeFormat::Local,
+            1 => TimeFormat::None,
+            _ => TimeFormat::Epoch,
+        };
+        Config {
+            input: self.read,
+            destination,
+            format,
+            nano: self.nano,
+            snaplen: self.snaplen,
+            count: self.count,
+            packet_buffered: self.packet_buffered,
+            filter: Filter {
+                keys: self.keys,
+                sessions: self.sessions,
+                indexes: self.indexes,
+                directions: self.directions,
+                sources: self.sources,
+            },
+            text: TextOptions {
+                link_header: self.link_header,
+                verbose: self.verbose,
+                quiet: self.quiet,
+                time,
+                nano: self.nano,
+            },
+            reassembly: reassembly::Limits::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_ranges() {
+        assert_eq!(parse_number("0x63"), Ok(99));
+        assert_eq!(parse_number("99"), Ok(99));
+        assert!(parse_number("9x").is_err());
+        assert!(parse_session("5000").unwrap_err().contains("5000"));
+        assert_eq!(parse_session("0x3ff").map(SessionId::get), Ok(1023));
+        assert!(parse_index("0x100000").is_err());
+        assert!(parse_u32("4294967296").is_err());
+        assert_eq!(parse_snaplen("0"), Ok(DEFAULT_SNAPLEN));
+    }
+
+    #[test]
+    fn output_format_from_name() {
+        let args = Args::parse_from(["spandump", "-r", "x", "-w", "out.PCAPNG"]);
+        assert_eq!(args.into_config().format, Format::PcapNg);
+        let args = Args::parse_from(["spandump", "-r", "x", "-w", "-"]);
+        let c = args.into_config();
+        assert_eq!((c.format, c.destination), (Format::Pcap, Destination::Stdout));
+        let args = Args::parse_from(["spandump", "-r", "x"]);
+        assert_eq!(args.into_config().format, Format::Text);
+    }
+}

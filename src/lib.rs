@@ -1,0 +1,29 @@
+//! spandump: receive mirrored traffic (GRE, ERSPAN I/II/III) and write the inner frames.
+//!
+//! The data flows one way, and the modules show it:
+//!
+//! ```text
+//! capture (outer frames: pcap / pcapng files, later sockets)
+//!    -> wire (parse + strip link / IP / GRE / ERSPAN, zero-copy, stateless)
+//!    -> filter (key, session, index, direction, sender)
+//!    -> sink (pcap, pcapng, tcpdump-like text)
+//! ```
+//!
+//! [`pipeline`] wires them together; [`stats`] counts every outcome, so that every
+//! outer packet ends as a written frame, a filtered one or a skip with a named cause.
+//! State that spans packets (outer fragment reassembly) lives in [`reassembly`], beside
+//! the pipeline, with hard bounds. `wire` depends on nothing else in the crate,
+//! `capture` knows nothing about GRE and `sink` nothing about where frames came from.
+//! The library never parses command-line arguments: `main.rs` turns them into a
+//! [`pipeline::Config`].
+
+pub mod capture;
+pub mod filter;
+pub mod pipeline;
+pub mod reassembly;
+pub mod sink;
+pub mod stats;
+pub mod timestamp;
+pub mod wire;
+
+pub use timestamp::{Timestamp, TsPrecision};

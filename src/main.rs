@@ -1,0 +1,56 @@
+//! spandump's binary: parse the command line, run the pipeline, print the summary,
+//! and turn the outcome into tcpdump's exit codes (0 ok, 1 failure, 2 usage).
+
+mod cli;
+
+use clap::Parser;
+use spandump::capture::FileSource;
+use spandump::pipeline::{Config, Destination, Pipeline};
+use spandump::sink::Output;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Output buffer size: large writes, few system calls.
+const OUTPUT_BUFFER: usize = 1 << 20;
+
+fn main() -> ExitCode {
+    let config = cli::Args::parse().into_config();
+    match run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("spandump: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: &Config) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C ends the process at once, as most tools do.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    }
+    let mut source = FileSource::open(&config.input).map_err(|e| e.to_string())?;
+    let output = open_output(config)?;
+    let mut pipeline = Pipeline::new(config, output);
+    let result = pipeline.run(&mut source, &stop);
+    eprint!("{}", pipeline.stats().summary());
+    result.map_err(|e| e.to_string())
+}
+
+fn open_output(config: &Config) -> Result<Output, String> {
+    Ok(match &config.destination {
+        Destination::File(path) => {
+            let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, file))
+        }
+        // Text to a terminal is line-buffered by Stdout itself.
+        Destination::Stdout if config.write_is_text() && io::stdout().is_terminal() => Box::new(io::stdout()),
+        Destination::Stdout => Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout())),
+    })
+}

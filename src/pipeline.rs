@@ -1,0 +1,300 @@
+//! Wires a source, the wire parser, the filter and a sink together, and counts.
+//!
+//! One outer frame at a time, borrowed from the source's buffer: link -> IP ->
+//! (reassembly) -> GRE / ERSPAN -> filter -> writer, with no copy until the writer's
+//! output buffer (outer fragments are the exception: they are copied to be joined).
+
+use crate::capture::{CaptureError, FileSource, OuterFrame};
+use crate::filter::Filter;
+use crate::reassembly::{self, Outcome, Reassembler};
+use crate::sink::{self, Format, Output, Record, Writer, text::TextOptions};
+use crate::stats::Stats;
+use crate::wire::decap::{PayloadKind, SkipCause, decapsulate_gre};
+use crate::wire::ip::{self, OuterIp, PROTO_GRE};
+use crate::wire::link::{NetProto, strip_link};
+use crate::{Timestamp, TsPrecision};
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Default snapshot length, as tcpdump's.
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+
+/// Where the output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Destination {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Destination::Stdout => "stdout".to_string(),
+            Destination::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Everything a run needs, validated (the command line becomes this).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Capture file to read; "-" is stdin.
+    pub input: PathBuf,
+    pub destination: Destination,
+    pub format: Format,
+    /// Write nanosecond pcap even when the input has microseconds.
+    pub nano: bool,
+    pub snaplen: u32,
+    /// Stop after this many frames written.
+    pub count: Option<u64>,
+    /// Flush after every frame (`-U`).
+    pub packet_buffered: bool,
+    pub filter: Filter,
+    pub text: TextOptions,
+    pub reassembly: reassembly::Limits,
+}
+
+impl Config {
+    /// Whether the output is text lines rather than a capture file.
+    pub fn write_is_text(&self) -> bool {
+        self.format == Format::Text
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("cannot write {name}: {source}")]
+    Output { name: String, source: io::Error },
+}
+
+/// A run in progress: the counters stay readable whatever happens.
+pub struct Pipeline<'c> {
+    config: &'c Config,
+    stats: Stats,
+    reassembler: Reassembler,
+    writer: Option<Writer>,
+    /// The output stream until the writer is started with the input's precision.
+    output: Option<Output>,
+    done: bool,
+}
+
+impl<'c> Pipeline<'c> {
+    /// Prepares a run that writes to `output`.
+    pub fn new(config: &'c Config, output: Output) -> Pipeline<'c> {
+        Pipeline {
+            config,
+            stats: Stats::default(),
+            reassembler: Reassembler::new(config.reassembly),
+            writer: None,
+            output: Some(output),
+            done: false,
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Reads `source` to its end (or `-c`, or `stop`), then flushes. On an error the
+    /// frames before it are written and flushed, and the counters stay valid.
+    pub fn run(&mut self, source: &mut FileSource, stop: &AtomicBool) -> Result<(), RunError> {
+        let result = self.read_all(source, stop);
+        let finish = self.finish(source.precision());
+        result.and(finish)
+    }
+
+    fn read_all(&mut self, source: &mut FileSource, stop: &AtomicBool) -> Result<(), RunError> {
+        while !self.done && !stop.load(Ordering::Relaxed) {
+            // The precision is known once the header (pcap) or the interface
+            // (pcapng) of the first packet was read.
+            let precision = source.precision();
+            let Some(frame) = source.next_frame()? else {
+                break;
+            };
+            self.process(frame, precision)?;
+        }
+        Ok(())
+    }
+
+    /// Handles one outer frame.
+    pub fn process(&mut self, frame: OuterFrame<'_>, precision: TsPrecision) -> Result<(), RunError> {
+        self.stats.outer_packets += 1;
+        let ip = match strip_link(frame.link, frame.data) {
+            Ok((NetProto::Ipv4, bytes)) => ip::parse_ipv4(bytes),
+            Ok((NetProto::Ipv6, bytes)) => ip::parse_ipv6(bytes),
+            Err(e) => return self.skip(e.into()),
+        };
+        let ip = match ip {
+            Ok(ip) => ip,
+            Err(e) => return self.skip(e.into()),
+        };
+        if ip.fragment.is_some() {
+            return self.fragment(frame.ts, &ip, precision);
+        }
+        if ip.protocol != PROTO_GRE {
+            return self.skip(SkipCause::NotGre);
+        }
+        self.decapsulate(frame.ts, ip.src, ip.dst, ip.payload, ip.payload_len, precision)
+    }
+
+    fn fragment(&mut self, ts: Timestamp, ip: &OuterIp<'_>, precision: TsPrecision) -> Result<(), RunError> {
+        let may_be_gre = ip.protocol == PROTO_GRE || (ip.src.is_ipv6() && is_ipv6_ext_header(ip.protocol));
+        if !may_be_gre {
+            return self.skip(SkipCause::NotGre);
+        }
+        self.stats.fragments_held += 1;
+        let outcome = self.reassembler.push(ts, ip);
+        self.count_dropped_fragments();
+        let Outcome::Complete(datagram) = outcome else {
+            return Ok(());
+        };
+        self.stats.fragments_reassembled += 1;
+        let (protocol, start) = if datagram.src.is_ipv6() {
+            match ip::walk_ipv6_ext_headers(datagram.protocol, &datagram.payload, datagram.payload.len()) {
+                Ok(walk) if walk.fragment.is_none() => (walk.protocol, walk.offset),
+                Ok(_) => return self.skip(SkipCause::BadIpHeader),
+                Err(e) => return self.skip(e.into()),
+            }
+        } else {
+            (datagram.protocol, 0)
+        };
+        if protocol != PROTO_GRE {
+            return self.skip(SkipCause::NotGre);
+        }
+        let gre = &datagram.payload[start..];
+        self.decapsulate(ts, datagram.src, datagram.dst, gre, gre.len(), precision)
+    }
+
+    fn count_dropped_fragments(&mut self) {
+        for (cause, n) in self.reassembler.take_dropped().causes() {
+            for _ in 0..n {
+                self.stats.skip(cause);
+            }
+        }
+    }
+
+    fn decapsulate(
+        &mut self,
+        ts: Timestamp,
+        src: IpAddr,
+        dst: IpAddr,
+        gre: &[u8],
+        wire_len: usize,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
+        let d = match decapsulate_gre(gre, wire_len) {
+            Ok(d) => d,
+            Err(e) => return self.skip(e.into()),
+        };
+        for note in d.notes.iter() {
+            self.stats.note(note);
+        }
+        if !self.config.filter.matches(src, &d) {
+            self.stats.filtered_out += 1;
+            return Ok(());
+        }
+        let head: &[u8] = match d.kind {
+            PayloadKind::Ethernet => &[],
+            PayloadKind::Ipv4 => &sink::SYNTH_ETHERNET_IPV4,
+            PayloadKind::Ipv6 => &sink::SYNTH_ETHERNET_IPV6,
+        };
+        let snaplen = self.config.snaplen as usize;
+        let (head, data) = if head.len() + d.frame.len() > snaplen {
+            self.stats.snaplen_truncated += 1;
+            let head = &head[..head.len().min(snaplen)];
+            (head, &d.frame[..snaplen - head.len()])
+        } else {
+            (head, d.frame)
+        };
+        let orig_len = (d.orig_len + head.len()).min(u32::MAX as usize) as u32;
+        let record = Record {
+            ts,
+            src,
+            dst,
+            decap: &d,
+            head,
+            data,
+            orig_len,
+        };
+        self.write(&record, precision)
+    }
+
+    fn write(&mut self, record: &Record<'_>, precision: TsPrecision) -> Result<(), RunError> {
+        if self.writer.is_none() {
+            self.start_writer(precision)?;
+        }
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        let mut result = writer.write(record);
+        if result.is_ok() && self.config.packet_buffered {
+            result = writer.flush();
+        }
+        self.output_result(result)?;
+        if self.done {
+            return Ok(());
+        }
+        self.stats.frames_written += 1;
+        if self.config.count.is_some_and(|c| self.stats.frames_written >= c) {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    /// Starts the writer once the input's timestamp precision is known. Leaves no
+    /// writer when the pipe closed at once.
+    fn start_writer(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        let precision = if self.config.nano { TsPrecision::Nano } else { precision };
+        let Some(output) = self.output.take() else {
+            return Ok(());
+        };
+        let writer = Writer::open(self.config.format, output, self.config.snaplen, precision, self.config.text);
+        self.writer = self.output_result(writer)?;
+        Ok(())
+    }
+
+    /// A closed pipe (reader went away) is a clean stop; any other write error ends
+    /// the run with a message naming the output.
+    fn output_result<T>(&mut self, result: io::Result<T>) -> Result<Option<T>, RunError> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(source) => Err(RunError::Output {
+                name: self.config.destination.name(),
+                source,
+            }),
+        }
+    }
+
+    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        self.reassembler.finish();
+        self.count_dropped_fragments();
+        if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
+            // No frame at all: still write a valid, empty capture file.
+            self.start_writer(precision)?;
+        }
+        if let Some(writer) = &mut self.writer {
+            let result = writer.flush();
+            self.output_result(result)?;
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, cause: SkipCause) -> Result<(), RunError> {
+        self.stats.skip(cause);
+        Ok(())
+    }
+}
+
+fn is_ipv6_ext_header(protocol: u8) -> bool {
+    matches!(protocol, 0 | 43 | 51 | 60)
+}

@@ -1,0 +1,113 @@
+//! Counts every outcome of every outer packet, and prints the summary.
+//!
+//! Each outer packet ends as a written frame, a filtered-out frame, a skip with a
+//! named [`SkipCause`], or (for outer fragments) a piece held for reassembly. Notes
+//! count things worth knowing about frames that were still written.
+
+use crate::wire::decap::{Note, SkipCause};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Outer packets read from the source.
+    pub outer_packets: u64,
+    pub frames_written: u64,
+    pub filtered_out: u64,
+    /// Outer fragments kept for reassembly (each whole datagram is then counted once
+    /// more as written, filtered or skipped).
+    pub fragments_held: u64,
+    /// Datagrams rebuilt from outer fragments.
+    pub fragments_reassembled: u64,
+    /// Frames cut to the snaplen (`-s`) on output.
+    pub snaplen_truncated: u64,
+    skipped: BTreeMap<SkipCause, u64>,
+    notes: [u64; Note::ALL.len()],
+}
+
+impl Stats {
+    #[inline]
+    pub fn skip(&mut self, cause: SkipCause) {
+        *self.skipped.entry(cause).or_default() += 1;
+    }
+
+    #[inline]
+    pub fn note(&mut self, note: Note) {
+        self.notes[note as usize] += 1;
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn skipped(&self, cause: SkipCause) -> u64 {
+        self.skipped.get(&cause).copied().unwrap_or(0)
+    }
+
+    pub fn skipped_by_cause(&self) -> impl Iterator<Item = (SkipCause, u64)> + '_ {
+        self.skipped.iter().map(|(c, n)| (*c, *n))
+    }
+
+    pub fn noted(&self, note: Note) -> u64 {
+        self.notes[note as usize]
+    }
+
+    /// The end-of-run summary for stderr: one headline, then one line per cause.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "spandump: {} outer packets read, {} frames written, {} filtered out, {} skipped\n",
+            self.outer_packets,
+            self.frames_written,
+            self.filtered_out,
+            self.skipped_total()
+        );
+        for (cause, n) in &self.skipped {
+            let _ = writeln!(s, "  skipped {cause}: {n}");
+        }
+        if self.fragments_held > 0 {
+            let _ = writeln!(s, "  note fragments-held: {}", self.fragments_held);
+            let _ = writeln!(s, "  note fragments-reassembled: {}", self.fragments_reassembled);
+        }
+        for note in Note::ALL {
+            let n = self.notes[note as usize];
+            if n > 0 {
+                let _ = writeln!(s, "  note {}: {n}", note.id());
+            }
+        }
+        if self.snaplen_truncated > 0 {
+            let _ = writeln!(s, "  note snaplen-truncated: {}", self.snaplen_truncated);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::gre::GreProto;
+
+    #[test]
+    fn summary_names_every_cause() {
+        let mut s = Stats {
+            outer_packets: 10,
+            frames_written: 5,
+            filtered_out: 1,
+            ..Stats::default()
+        };
+        s.skip(SkipCause::NotGre);
+        s.skip(SkipCause::NotGre);
+        s.skip(SkipCause::GreProtocol(GreProto(0x2001)));
+        s.skip(SkipCause::GreKeepalive);
+        s.note(Note::SenderTruncated);
+        let text = s.summary();
+        assert_eq!(
+            text,
+            "spandump: 10 outer packets read, 5 frames written, 1 filtered out, 4 skipped\n\
+             \x20 skipped not-gre: 2\n\
+             \x20 skipped gre-keepalive: 1\n\
+             \x20 skipped gre-proto-0x2001: 1\n\
+             \x20 note sender-truncated: 1\n"
+        );
+        assert_eq!(s.skipped(SkipCause::NotGre), 2);
+    }
+}
