@@ -14,11 +14,13 @@ use std::path::PathBuf;
 /// frames as pcap, pcapng or tcpdump-like text.
 #[derive(Debug, Parser)]
 #[command(name = "spandump", version, about, max_term_width = 100)]
-#[command(after_help = "Filters of different kinds must all match; a filter given twice matches either value.\n\
+#[command(
+    after_help = "Filters of different kinds must all match; a filter given twice matches either value.\n\
 Numbers are decimal or 0x-hex. Examples:\n  \
 spandump -r underlay.pcap -w inner.pcap\n  \
 spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
-spandump -r underlay.pcap --session 77 -e -v")]
+spandump -r underlay.pcap --session 77 -e -v"
+)]
 pub struct Args {
     /// Read outer (underlay) packets from a pcap or pcapng file; "-" reads stdin.
     #[arg(short = 'r', value_name = "FILE")]
@@ -219,7 +221,10 @@ mod tests {
         assert_eq!(args.into_config().format, Format::PcapNg);
         let args = Args::parse_from(["spandump", "-r", "x", "-w", "-"]);
         let c = args.into_config();
-        assert_eq!((c.format, c.destination), (Format::Pcap, Destination::Stdout));
+        assert_eq!(
+            (c.format, c.destination),
+            (Format::Pcap, Destination::Stdout)
+        );
         let args = Args::parse_from(["spandump", "-r", "x"]);
         assert_eq!(args.into_config().format, Format::Text);
     }

@@ -29,7 +29,9 @@ impl IpPrefix {
                 u32::from(p) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(p), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
                 u128::from(p) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -92,7 +94,10 @@ impl Filter {
             }
         }
         if !self.sessions.is_empty()
-            && !d.encap.session().is_some_and(|s| self.sessions.contains(&s))
+            && !d
+                .encap
+                .session()
+                .is_some_and(|s| self.sessions.contains(&s))
         {
             return false;
         }
@@ -139,7 +144,12 @@ mod tests {
         assert!(any.contains("203.0.113.1".parse().unwrap()));
         let host: IpPrefix = "203.0.113.1".parse().unwrap();
         assert!(!host.contains("203.0.113.2".parse().unwrap()));
-        assert!("203.0.113.1/33".parse::<IpPrefix>().unwrap_err().contains("0-32"));
+        assert!(
+            "203.0.113.1/33"
+                .parse::<IpPrefix>()
+                .unwrap_err()
+                .contains("0-32")
+        );
         assert!("nonsense".parse::<IpPrefix>().is_err());
     }
 
@@ -150,7 +160,9 @@ mod tests {
         let gre = frame_with(&[0x20, 0, 0x65, 0x58, 0, 0, 0, 99]);
         let gre = decapsulate_gre(&gre, gre.len()).unwrap();
         // ERSPAN II session 77, index 0x77.
-        let e2 = frame_with(&[0x10, 0, 0x88, 0xBE, 0, 0, 0, 1, 0x10, 0, 0, 77, 0, 0, 0, 0x77]);
+        let e2 = frame_with(&[
+            0x10, 0, 0x88, 0xBE, 0, 0, 0, 1, 0x10, 0, 0, 77, 0, 0, 0, 0x77,
+        ]);
         let e2 = decapsulate_gre(&e2, e2.len()).unwrap();
         // ERSPAN III session 77, egress.
         let e3 = frame_with(&[
@@ -161,20 +173,35 @@ mod tests {
         let all = Filter::default();
         assert!(all.matches(src, &gre) && all.matches(src, &e2) && all.matches(src, &e3));
 
-        let keys = Filter { keys: vec![1, 99], ..Filter::default() };
+        let keys = Filter {
+            keys: vec![1, 99],
+            ..Filter::default()
+        };
         assert!(keys.matches(src, &gre));
         assert!(!keys.matches(src, &e2) && !keys.matches(src, &e3));
 
-        let sessions = Filter { sessions: vec![SessionId::new(77).unwrap()], ..Filter::default() };
+        let sessions = Filter {
+            sessions: vec![SessionId::new(77).unwrap()],
+            ..Filter::default()
+        };
         assert!(!sessions.matches(src, &gre));
         assert!(sessions.matches(src, &e2) && sessions.matches(src, &e3));
 
-        let index = Filter { indexes: vec![ErspanIndex::new(0x77).unwrap()], ..Filter::default() };
+        let index = Filter {
+            indexes: vec![ErspanIndex::new(0x77).unwrap()],
+            ..Filter::default()
+        };
         assert!(index.matches(src, &e2) && !index.matches(src, &e3));
 
-        let egress = Filter { directions: vec![Direction::Egress], ..Filter::default() };
+        let egress = Filter {
+            directions: vec![Direction::Egress],
+            ..Filter::default()
+        };
         assert!(egress.matches(src, &e3) && !egress.matches(src, &e2));
-        let ingress = Filter { directions: vec![Direction::Ingress], ..Filter::default() };
+        let ingress = Filter {
+            directions: vec![Direction::Ingress],
+            ..Filter::default()
+        };
         assert!(!ingress.matches(src, &e3));
 
         let both = Filter {

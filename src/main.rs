@@ -46,11 +46,14 @@ fn run(config: &Config) -> Result<(), String> {
 fn open_output(config: &Config) -> Result<Output, String> {
     Ok(match &config.destination {
         Destination::File(path) => {
-            let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let file =
+                File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, file))
         }
         // Text to a terminal is line-buffered by Stdout itself.
-        Destination::Stdout if config.write_is_text() && io::stdout().is_terminal() => Box::new(io::stdout()),
+        Destination::Stdout if config.write_is_text() && io::stdout().is_terminal() => {
+            Box::new(io::stdout())
+        }
         Destination::Stdout => Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout())),
     })
 }

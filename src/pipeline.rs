@@ -123,7 +123,11 @@ impl<'c> Pipeline<'c> {
     }
 
     /// Handles one outer frame.
-    pub fn process(&mut self, frame: OuterFrame<'_>, precision: TsPrecision) -> Result<(), RunError> {
+    pub fn process(
+        &mut self,
+        frame: OuterFrame<'_>,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
         self.stats.outer_packets += 1;
         let ip = match strip_link(frame.link, frame.data) {
             Ok((NetProto::Ipv4, bytes)) => ip::parse_ipv4(bytes),
@@ -140,11 +144,24 @@ impl<'c> Pipeline<'c> {
         if ip.protocol != PROTO_GRE {
             return self.skip(SkipCause::NotGre);
         }
-        self.decapsulate(frame.ts, ip.src, ip.dst, ip.payload, ip.payload_len, precision)
+        self.decapsulate(
+            frame.ts,
+            ip.src,
+            ip.dst,
+            ip.payload,
+            ip.payload_len,
+            precision,
+        )
     }
 
-    fn fragment(&mut self, ts: Timestamp, ip: &OuterIp<'_>, precision: TsPrecision) -> Result<(), RunError> {
-        let may_be_gre = ip.protocol == PROTO_GRE || (ip.src.is_ipv6() && is_ipv6_ext_header(ip.protocol));
+    fn fragment(
+        &mut self,
+        ts: Timestamp,
+        ip: &OuterIp<'_>,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
+        let may_be_gre =
+            ip.protocol == PROTO_GRE || (ip.src.is_ipv6() && is_ipv6_ext_header(ip.protocol));
         if !may_be_gre {
             return self.skip(SkipCause::NotGre);
         }
@@ -156,7 +173,11 @@ impl<'c> Pipeline<'c> {
         };
         self.stats.fragments_reassembled += 1;
         let (protocol, start) = if datagram.src.is_ipv6() {
-            match ip::walk_ipv6_ext_headers(datagram.protocol, &datagram.payload, datagram.payload.len()) {
+            match ip::walk_ipv6_ext_headers(
+                datagram.protocol,
+                &datagram.payload,
+                datagram.payload.len(),
+            ) {
                 Ok(walk) if walk.fragment.is_none() => (walk.protocol, walk.offset),
                 Ok(_) => return self.skip(SkipCause::BadIpHeader),
                 Err(e) => return self.skip(e.into()),
@@ -241,7 +262,11 @@ impl<'c> Pipeline<'c> {
             return Ok(());
         }
         self.stats.frames_written += 1;
-        if self.config.count.is_some_and(|c| self.stats.frames_written >= c) {
+        if self
+            .config
+            .count
+            .is_some_and(|c| self.stats.frames_written >= c)
+        {
             self.done = true;
         }
         Ok(())
@@ -250,11 +275,21 @@ impl<'c> Pipeline<'c> {
     /// Starts the writer once the input's timestamp precision is known. Leaves no
     /// writer when the pipe closed at once.
     fn start_writer(&mut self, precision: TsPrecision) -> Result<(), RunError> {
-        let precision = if self.config.nano { TsPrecision::Nano } else { precision };
+        let precision = if self.config.nano {
+            TsPrecision::Nano
+        } else {
+            precision
+        };
         let Some(output) = self.output.take() else {
             return Ok(());
         };
-        let writer = Writer::open(self.config.format, output, self.config.snaplen, precision, self.config.text);
+        let writer = Writer::open(
+            self.config.format,
+            output,
+            self.config.snaplen,
+            precision,
+            self.config.text,
+        );
         self.writer = self.output_result(writer)?;
         Ok(())
     }

@@ -281,7 +281,10 @@ mod tests {
         let data: Vec<u8> = (0..=255).collect();
         let mut r = Reassembler::new(Limits::default());
         assert_eq!(r.push(T0, &frag(&data[..16], 0, true, 1)), Outcome::Held);
-        assert_eq!(r.push(T0, &frag(&data[32..40], 32, false, 1)), Outcome::Held);
+        assert_eq!(
+            r.push(T0, &frag(&data[32..40], 32, false, 1)),
+            Outcome::Held
+        );
         let Outcome::Complete(d) = r.push(T0, &frag(&data[16..32], 16, true, 1)) else {
             panic!("not complete")
         };
@@ -297,29 +300,69 @@ mod tests {
         let mut r = Reassembler::new(Limits::default());
         r.push(T0, &frag(&data[..16], 0, true, 2));
         r.push(T0, &frag(&data[..16], 0, true, 2));
-        assert_eq!(r.take_dropped(), Dropped { overlap: 1, incomplete: 0 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 1,
+                incomplete: 0
+            }
+        );
         assert_eq!(r.push(T0, &frag(&data[..16], 8, true, 2)), Outcome::Dropped);
-        assert_eq!(r.take_dropped(), Dropped { overlap: 2, incomplete: 0 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 2,
+                incomplete: 0
+            }
+        );
         assert!(r.pending.is_empty());
     }
 
     #[test]
     fn bounds_and_timeout() {
         let data = [1u8; 16];
-        let limits = Limits { max_datagrams: 2, max_buffered: 40, ..Limits::default() };
+        let limits = Limits {
+            max_datagrams: 2,
+            max_buffered: 40,
+            ..Limits::default()
+        };
         let mut r = Reassembler::new(limits);
         r.push(T0, &frag(&data, 0, true, 1));
         r.push(T0, &frag(&data, 0, true, 2));
         r.push(T0, &frag(&data, 0, true, 3));
         // The oldest was given up to make room.
-        assert_eq!(r.take_dropped(), Dropped { overlap: 0, incomplete: 1 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 0,
+                incomplete: 1
+            }
+        );
         // 16 + 16 buffered; 16 more at offset 16 would exceed 40.
         r.push(T0, &frag(&data, 16, true, 3));
-        assert_eq!(r.take_dropped(), Dropped { overlap: 0, incomplete: 2 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 0,
+                incomplete: 2
+            }
+        );
         r.push(Timestamp::new(T0.secs + 31, 0), &frag(&data, 0, true, 9));
-        assert_eq!(r.take_dropped(), Dropped { overlap: 0, incomplete: 1 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 0,
+                incomplete: 1
+            }
+        );
         r.finish();
-        assert_eq!(r.take_dropped(), Dropped { overlap: 0, incomplete: 1 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 0,
+                incomplete: 1
+            }
+        );
         assert_eq!(r.buffered, 0);
     }
 
@@ -328,11 +371,23 @@ mod tests {
         let data = [1u8; 16];
         let mut r = Reassembler::new(Limits::default());
         r.push(T0, &frag(&data, 65528, true, 4));
-        assert_eq!(r.take_dropped(), Dropped { overlap: 0, incomplete: 1 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 0,
+                incomplete: 1
+            }
+        );
         let mut cut = frag(&data, 0, true, 5);
         cut.payload_len = 100;
         r.push(T0, &cut);
-        assert_eq!(r.take_dropped(), Dropped { overlap: 0, incomplete: 1 });
+        assert_eq!(
+            r.take_dropped(),
+            Dropped {
+                overlap: 0,
+                incomplete: 1
+            }
+        );
         assert!(r.pending.is_empty());
     }
 }

@@ -66,7 +66,11 @@ impl Stats {
         }
         if self.fragments_held > 0 {
             let _ = writeln!(s, "  note fragments-held: {}", self.fragments_held);
-            let _ = writeln!(s, "  note fragments-reassembled: {}", self.fragments_reassembled);
+            let _ = writeln!(
+                s,
+                "  note fragments-reassembled: {}",
+                self.fragments_reassembled
+            );
         }
         for note in Note::ALL {
             let n = self.notes[note as usize];

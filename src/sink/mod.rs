@@ -68,9 +68,12 @@ impl Writer {
         text: text::TextOptions,
     ) -> io::Result<Writer> {
         Ok(match format {
-            Format::Pcap => {
-                Writer::Pcap(pcap::PcapWriter::new(out, snaplen, LINKTYPE_ETHERNET, precision)?)
-            }
+            Format::Pcap => Writer::Pcap(pcap::PcapWriter::new(
+                out,
+                snaplen,
+                LINKTYPE_ETHERNET,
+                precision,
+            )?),
             Format::PcapNg => {
                 let mut writer = pcapng::PcapNgWriter::new(out)?;
                 let interface = writer.add_interface(

@@ -391,7 +391,9 @@ mod tests {
     use crate::wire::erspan::Direction;
 
     fn eth_frame(first_byte: u8) -> Vec<u8> {
-        let mut f = vec![first_byte, 0x25, 0x9e, 0x81, 0xb3, 0x54, 1, 2, 3, 4, 5, 6, 0x08, 0x00];
+        let mut f = vec![
+            first_byte, 0x25, 0x9e, 0x81, 0xb3, 0x54, 1, 2, 3, 4, 5, 6, 0x08, 0x00,
+        ];
         f.extend_from_slice(&[0x45; 20]);
         f
     }
@@ -442,7 +444,9 @@ mod tests {
         body.extend_from_slice(&f);
         let p = gre(0x1000, 0x88BE, &[1794], &body);
         let d = decapsulate_gre(&p, p.len()).unwrap();
-        let Encap::ErspanII(h) = d.encap else { panic!("{:?}", d.encap) };
+        let Encap::ErspanII(h) = d.encap else {
+            panic!("{:?}", d.encap)
+        };
         assert_eq!(h.session.get(), 100);
         assert_eq!(h.index.get(), 0x1ABCD);
         assert_eq!(h.vlan.get(), 23);
@@ -477,12 +481,19 @@ mod tests {
         // Linux/OVS: S set, D = egress.
         let p = gre(0x1000, 0x22EB, &[7], &type_iii(0x0008, &[], &f));
         let d = decapsulate_gre(&p, p.len()).unwrap();
-        let Encap::ErspanIII(h) = d.encap else { panic!() };
+        let Encap::ErspanIII(h) = d.encap else {
+            panic!()
+        };
         assert_eq!(h.session.get(), 200);
         assert_eq!(h.direction, Direction::Egress);
         assert_eq!(d.frame, &f[..]);
         // Cisco/Pensando: flags 0, O = 1 platform sub-header skipped.
-        let p = gre(0x0000, 0x22EB, &[], &type_iii(0x0007, &[0x0C, 0, 0, 3, 0, 0, 0, 1], &f));
+        let p = gre(
+            0x0000,
+            0x22EB,
+            &[],
+            &type_iii(0x0007, &[0x0C, 0, 0, 3, 0, 0, 0, 1], &f),
+        );
         let d = decapsulate_gre(&p, p.len()).unwrap();
         assert_eq!(d.frame, &f[..]);
         // 0x88BE + S + Ver 2: old Linux ip6erspan, type III layout.
@@ -498,7 +509,10 @@ mod tests {
         assert_eq!(d.frame, &ip);
         // FT = 7: skipped.
         let p = gre(0x1000, 0x22EB, &[7], &type_iii(7 << 10, &[], &f));
-        assert_eq!(decapsulate_gre(&p, p.len()).unwrap_err(), DecapError::UnsupportedFrameType(7));
+        assert_eq!(
+            decapsulate_gre(&p, p.len()).unwrap_err(),
+            DecapError::UnsupportedFrameType(7)
+        );
     }
 
     #[test]
@@ -517,19 +531,31 @@ mod tests {
     #[test]
     fn skips_by_cause() {
         let p = gre(0x2000, 0x0000, &[0x28], &[]);
-        assert_eq!(decapsulate_gre(&p, p.len()).unwrap_err(), DecapError::Keepalive);
+        assert_eq!(
+            decapsulate_gre(&p, p.len()).unwrap_err(),
+            DecapError::Keepalive
+        );
         let p = gre(0x0000, 0x2001, &[], &[0; 20]);
         let e = decapsulate_gre(&p, p.len()).unwrap_err();
         assert_eq!(SkipCause::from(e).to_string(), "gre-proto-0x2001");
         let p = gre(0x0000, 0x6558, &[], &[0; 13]);
-        assert_eq!(decapsulate_gre(&p, p.len()).unwrap_err(), DecapError::RuntInner(13));
+        assert_eq!(
+            decapsulate_gre(&p, p.len()).unwrap_err(),
+            DecapError::RuntInner(13)
+        );
         let p = gre(0x0000, 0x0800, &[], &[0x60; 20]);
         assert_eq!(
             decapsulate_gre(&p, p.len()).unwrap_err(),
-            DecapError::InnerNotIp { expected: 4, nibble: 6 }
+            DecapError::InnerNotIp {
+                expected: 4,
+                nibble: 6
+            }
         );
         let p = gre(0x1000, 0x88BE, &[1], &[0x10, 0, 0]);
-        assert_eq!(SkipCause::from(decapsulate_gre(&p, p.len()).unwrap_err()), SkipCause::TruncatedErspan);
+        assert_eq!(
+            SkipCause::from(decapsulate_gre(&p, p.len()).unwrap_err()),
+            SkipCause::TruncatedErspan
+        );
     }
 
     #[test]

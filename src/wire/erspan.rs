@@ -346,14 +346,19 @@ mod tests {
         assert_eq!(rest, &[0x00]);
         assert_eq!(
             ErspanIII::parse(&b[..19]).unwrap_err(),
-            ErspanError::Truncated { needed: 20, got: 19 }
+            ErspanError::Truncated {
+                needed: 20,
+                got: 19
+            }
         );
     }
 
     #[test]
     fn frame_type_and_bso() {
         // tcpdump-erspan-type-iii-ft-7.pcap frame 1: VLAN 1, BSO 3, T 0, session 101, FT 7.
-        let b = [0x20, 0x01, 0x18, 0x65, 0x34, 0x76, 0x0B, 0x01, 0x00, 0x00, 0x1E, 0x00];
+        let b = [
+            0x20, 0x01, 0x18, 0x65, 0x34, 0x76, 0x0B, 0x01, 0x00, 0x00, 0x1E, 0x00,
+        ];
         let (h, _) = ErspanIII::parse(&b).unwrap();
         assert_eq!(h.frame_type, 7);
         assert_eq!(h.bso, 3);

@@ -115,8 +115,12 @@ impl<'a> GreHeader<'a> {
 
     pub fn key(&self) -> Option<u32> {
         let flags = self.flags();
-        (flags & field::K != 0)
-            .then(|| be32(self.buf, field::FIXED_LEN + 4 * usize::from(flags & field::C != 0)))
+        (flags & field::K != 0).then(|| {
+            be32(
+                self.buf,
+                field::FIXED_LEN + 4 * usize::from(flags & field::C != 0),
+            )
+        })
     }
 
     pub fn sequence(&self) -> Option<u32> {
@@ -200,14 +204,20 @@ mod tests {
     fn routing_bit_rejected() {
         // tcpdump-gre-heapoverflow-2.pcap: flags 0xC030 (C + R), proto 0x3030.
         let b = [0xC0, 0x30, 0x30, 0x30, 0, 0, 0, 0];
-        assert_eq!(GreHeader::new_checked(&b).unwrap_err(), GreError::RoutingPresent);
+        assert_eq!(
+            GreHeader::new_checked(&b).unwrap_err(),
+            GreError::RoutingPresent
+        );
     }
 
     #[test]
     fn version_one_rejected() {
         // tcpdump-pptp.pcap: enhanced GRE, flags 0x3001, proto 0x880B.
         let b = [0x30, 0x01, 0x88, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(GreHeader::new_checked(&b).unwrap_err(), GreError::UnsupportedVersion(1));
+        assert_eq!(
+            GreHeader::new_checked(&b).unwrap_err(),
+            GreError::UnsupportedVersion(1)
+        );
     }
 
     #[test]
@@ -224,7 +234,10 @@ mod tests {
         let b = [0x30, 0x00, 0x88, 0xBE, 0, 0, 0, 1, 0, 0];
         assert_eq!(
             GreHeader::new_checked(&b).unwrap_err(),
-            GreError::Truncated { needed: 12, got: 10 }
+            GreError::Truncated {
+                needed: 12,
+                got: 10
+            }
         );
         assert_eq!(
             GreHeader::new_checked(&b[..3]).unwrap_err(),

@@ -256,7 +256,12 @@ pub fn walk_ipv6_ext_headers(
 }
 
 /// Continues a walk after an atomic fragment header, keeping the overall bound.
-fn walk_rest(next_header: u8, b: &[u8], wire_len: usize, offset: usize) -> Result<Ipv6Walk, IpError> {
+fn walk_rest(
+    next_header: u8,
+    b: &[u8],
+    wire_len: usize,
+    offset: usize,
+) -> Result<Ipv6Walk, IpError> {
     let rest = walk_ipv6_ext_headers(next_header, &b[offset..], wire_len - offset)?;
     if rest.fragment.is_some() {
         return Err(IpError::BadHeader {
@@ -338,11 +343,17 @@ mod tests {
         p[0] = 0x4F;
         assert_eq!(
             parse_ipv4(&p[..30]).unwrap_err(),
-            IpError::BadHeader { version: 4, what: "total length shorter than the header" }
+            IpError::BadHeader {
+                version: 4,
+                what: "total length shorter than the header"
+            }
         );
         assert_eq!(
             parse_ipv4(&p[..10]).unwrap_err(),
-            IpError::Truncated { needed: 20, got: 10 }
+            IpError::Truncated {
+                needed: 20,
+                got: 10
+            }
         );
     }
 
@@ -351,10 +362,24 @@ mod tests {
         let mut p = v4_packet(28, &[0; 8], 0);
         p[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
         let f = parse_ipv4(&p).unwrap().fragment.unwrap();
-        assert_eq!(f, Fragment { id: 0xab, offset: 0, more: true });
+        assert_eq!(
+            f,
+            Fragment {
+                id: 0xab,
+                offset: 0,
+                more: true
+            }
+        );
         p[6..8].copy_from_slice(&0x0003u16.to_be_bytes());
         let f = parse_ipv4(&p).unwrap().fragment.unwrap();
-        assert_eq!(f, Fragment { id: 0xab, offset: 24, more: false });
+        assert_eq!(
+            f,
+            Fragment {
+                id: 0xab,
+                offset: 24,
+                more: false
+            }
+        );
     }
 
     fn v6_packet(next: u8, rest: &[u8]) -> Vec<u8> {
@@ -399,7 +424,14 @@ mod tests {
         let rest = [47, 0, 0x00, 0x01, 0, 0, 0, 9, 0xAB];
         let p = v6_packet(44, &rest);
         let ip = parse_ipv6(&p).unwrap();
-        assert_eq!(ip.fragment, Some(Fragment { id: 9, offset: 0, more: true }));
+        assert_eq!(
+            ip.fragment,
+            Some(Fragment {
+                id: 9,
+                offset: 0,
+                more: true
+            })
+        );
         assert_eq!(ip.payload, &[0xAB]);
         // An atomic fragment is a whole datagram.
         let rest = [47, 0, 0x00, 0x00, 0, 0, 0, 9, 0xAB];

@@ -157,7 +157,11 @@ pub fn strip_link(link: LinkType, frame: &[u8]) -> Result<(NetProto, &[u8]), Lin
             } else {
                 // Host byte order of the capturing machine: accept either.
                 let le = u32::from_le_bytes(raw);
-                if le < 0x1_0000 { le } else { u32::from_be_bytes(raw) }
+                if le < 0x1_0000 {
+                    le
+                } else {
+                    u32::from_be_bytes(raw)
+                }
             };
             let rest = &frame[field::NULL_HEADER..];
             if family == field::AF_INET {
@@ -178,7 +182,11 @@ fn header(frame: &[u8], len: usize) -> Result<&[u8], LinkError> {
     })
 }
 
-fn by_ethertype(frame: &[u8], header_len: usize, type_at: usize) -> Result<(NetProto, &[u8]), LinkError> {
+fn by_ethertype(
+    frame: &[u8],
+    header_len: usize,
+    type_at: usize,
+) -> Result<(NetProto, &[u8]), LinkError> {
     let hdr = header(frame, header_len)?;
     let ethertype = super::be16(hdr, type_at);
     net_proto(ethertype).map(|p| (p, &frame[header_len..]))
@@ -210,7 +218,6 @@ fn strip_ethernet(frame: &[u8]) -> Result<(NetProto, &[u8]), LinkError> {
     Err(LinkError::TooManyVlanTags)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,33 +227,53 @@ mod tests {
     #[test]
     fn ethernet_with_qinq() {
         let mut f = MACS.to_vec();
-        f.extend_from_slice(&[0x88, 0xA8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xC8, 0x08, 0x00, 0x45]);
-        assert_eq!(strip_link(LinkType::Ethernet, &f), Ok((NetProto::Ipv4, &[0x45][..])));
+        f.extend_from_slice(&[
+            0x88, 0xA8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xC8, 0x08, 0x00, 0x45,
+        ]);
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &f),
+            Ok((NetProto::Ipv4, &[0x45][..]))
+        );
         let mut f = MACS.to_vec();
         f.extend_from_slice(&[0x86, 0xDD, 0x60]);
-        assert_eq!(strip_link(LinkType::Ethernet, &f), Ok((NetProto::Ipv6, &[0x60][..])));
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &f),
+            Ok((NetProto::Ipv6, &[0x60][..]))
+        );
     }
 
     #[test]
     fn ethernet_not_ip_and_limits() {
         let mut f = MACS.to_vec();
         f.extend_from_slice(&[0x08, 0x06, 0x00]);
-        assert_eq!(strip_link(LinkType::Ethernet, &f), Err(LinkError::NotIp(0x0806)));
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &f),
+            Err(LinkError::NotIp(0x0806))
+        );
         let mut f = MACS.to_vec();
         for _ in 0..5 {
             f.extend_from_slice(&[0x81, 0x00, 0x00, 0x01]);
         }
         f.extend_from_slice(&[0x08, 0x00]);
-        assert_eq!(strip_link(LinkType::Ethernet, &f), Err(LinkError::TooManyVlanTags));
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &f),
+            Err(LinkError::TooManyVlanTags)
+        );
         assert_eq!(
             strip_link(LinkType::Ethernet, &MACS[..10]),
-            Err(LinkError::Truncated { needed: 14, got: 10 })
+            Err(LinkError::Truncated {
+                needed: 14,
+                got: 10
+            })
         );
         let mut f = MACS.to_vec();
         f.extend_from_slice(&[0x81, 0x00, 0x00]);
         assert_eq!(
             strip_link(LinkType::Ethernet, &f),
-            Err(LinkError::Truncated { needed: 18, got: 15 })
+            Err(LinkError::Truncated {
+                needed: 18,
+                got: 15
+            })
         );
     }
 
@@ -254,20 +281,44 @@ mod tests {
     fn cooked_and_loopback() {
         // LINUX_SLL: packet type, ARPHRD, addr len, 8-byte address, protocol.
         let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x86, 0xDD, 0x60];
-        assert_eq!(strip_link(LinkType::LinuxSll, &sll), Ok((NetProto::Ipv6, &[0x60][..])));
+        assert_eq!(
+            strip_link(LinkType::LinuxSll, &sll),
+            Ok((NetProto::Ipv6, &[0x60][..]))
+        );
         sll.truncate(15);
-        assert!(matches!(strip_link(LinkType::LinuxSll, &sll), Err(LinkError::Truncated { .. })));
+        assert!(matches!(
+            strip_link(LinkType::LinuxSll, &sll),
+            Err(LinkError::Truncated { .. })
+        ));
         // LINUX_SLL2: protocol first.
         let mut sll2 = vec![0x08, 0x00];
         sll2.extend_from_slice(&[0; 18]);
         sll2.push(0x45);
-        assert_eq!(strip_link(LinkType::LinuxSll2, &sll2), Ok((NetProto::Ipv4, &[0x45][..])));
+        assert_eq!(
+            strip_link(LinkType::LinuxSll2, &sll2),
+            Ok((NetProto::Ipv4, &[0x45][..]))
+        );
         // NULL in either byte order, LOOP in network order.
-        assert_eq!(strip_link(LinkType::Null, &[2, 0, 0, 0, 0x45]), Ok((NetProto::Ipv4, &[0x45][..])));
-        assert_eq!(strip_link(LinkType::Null, &[0, 0, 0, 30, 0x60]), Ok((NetProto::Ipv6, &[0x60][..])));
-        assert_eq!(strip_link(LinkType::Loop, &[0, 0, 0, 24, 0x60]), Ok((NetProto::Ipv6, &[0x60][..])));
-        assert_eq!(strip_link(LinkType::Loop, &[0, 0, 0, 7, 0x60]), Err(LinkError::NotIp(7)));
-        assert_eq!(strip_link(LinkType::Raw, &[0x45]), Ok((NetProto::Ipv4, &[0x45][..])));
+        assert_eq!(
+            strip_link(LinkType::Null, &[2, 0, 0, 0, 0x45]),
+            Ok((NetProto::Ipv4, &[0x45][..]))
+        );
+        assert_eq!(
+            strip_link(LinkType::Null, &[0, 0, 0, 30, 0x60]),
+            Ok((NetProto::Ipv6, &[0x60][..]))
+        );
+        assert_eq!(
+            strip_link(LinkType::Loop, &[0, 0, 0, 24, 0x60]),
+            Ok((NetProto::Ipv6, &[0x60][..]))
+        );
+        assert_eq!(
+            strip_link(LinkType::Loop, &[0, 0, 0, 7, 0x60]),
+            Err(LinkError::NotIp(7))
+        );
+        assert_eq!(
+            strip_link(LinkType::Raw, &[0x45]),
+            Ok((NetProto::Ipv4, &[0x45][..]))
+        );
         assert_eq!(strip_link(LinkType::Raw, &[0x15]), Err(LinkError::NotIp(1)));
     }
 
