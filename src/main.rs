@@ -35,12 +35,24 @@ fn run(config: &Config) -> Result<(), String> {
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     }
-    let mut source = FileSource::open(&config.input).map_err(|e| e.to_string())?;
+    let mut source = FileSource::open(&config.input).map_err(|e| chain(&e))?;
     let output = open_output(config)?;
     let mut pipeline = Pipeline::new(config, output);
     let result = pipeline.run(&mut source, &stop);
     eprint!("{}", pipeline.stats().summary());
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| chain(&e))
+}
+
+/// An error and its causes on one line: `input.pcap: cannot read: Is a directory`.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        message.push_str(": ");
+        message.push_str(&e.to_string());
+        cause = e.source();
+    }
+    message
 }
 
 fn open_output(config: &Config) -> Result<Output, String> {

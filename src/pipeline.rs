@@ -69,7 +69,7 @@ impl Config {
 pub enum RunError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
-    #[error("cannot write {name}: {source}")]
+    #[error("cannot write {name}")]
     Output { name: String, source: io::Error },
 }
 
