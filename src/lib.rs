@@ -19,6 +19,7 @@
 
 pub mod capture;
 pub mod filter;
+pub mod harness;
 pub mod pipeline;
 pub mod reassembly;
 pub mod sink;
