@@ -122,7 +122,7 @@ fn pipeline(c: &mut Criterion) {
             b.iter(|| {
                 let mut source =
                     FileSource::from_reader(Box::new(Cursor::new(file)), "bench").unwrap();
-                let mut p = Pipeline::new(&config, Box::new(std::io::sink()));
+                let mut p = Pipeline::new(&config, spandump::sink::output(std::io::sink()));
                 p.run(&mut source, &AtomicBool::new(false)).unwrap();
                 assert_eq!(p.stats().frames_written, pkts.len() as u64);
             })

@@ -54,7 +54,7 @@ pub fn outer_packet(data: &[u8]) -> Stats {
     };
     let link = LINK_TYPES[usize::from(selector) % LINK_TYPES.len()];
     let config = config(Format::Text);
-    let mut pipeline = Pipeline::new(&config, Box::new(std::io::sink()));
+    let mut pipeline = Pipeline::new(&config, crate::sink::output(std::io::sink()));
     let outer = OuterFrame {
         ts: Timestamp::new(1, 0),
         link,
@@ -80,7 +80,7 @@ pub fn capture_file(data: &[u8]) -> Result<Stats, String> {
         let mut source = FileSource::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz")
             .map_err(|e| e.to_string())?;
         let config = config(format);
-        let mut pipeline = Pipeline::new(&config, Box::new(std::io::sink()));
+        let mut pipeline = Pipeline::new(&config, crate::sink::output(std::io::sink()));
         let result = pipeline.run(&mut source, &AtomicBool::new(false));
         let stats = pipeline.stats().clone();
         if let Some(first) = &first {

@@ -6,18 +6,22 @@ mod cli;
 use clap::Parser;
 use spandump::capture::FileSource;
 use spandump::pipeline::{Config, Destination, Pipeline};
-use spandump::sink::Output;
+use spandump::sink::{self, Output};
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// Output buffer size: large writes, few system calls.
-const OUTPUT_BUFFER: usize = 1 << 20;
-
 fn main() -> ExitCode {
-    let config = cli::Args::parse().into_config();
+    let mut config = cli::Args::parse().into_config();
+    // Lines for a person at a terminal appear as they come, as tcpdump's do.
+    if config.write_is_text()
+        && config.destination == Destination::Stdout
+        && io::stdout().is_terminal()
+    {
+        config.packet_buffered = true;
+    }
     match run(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -60,12 +64,8 @@ fn open_output(config: &Config) -> Result<Output, String> {
         Destination::File(path) => {
             let file =
                 File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, file))
+            sink::output(file)
         }
-        // Text to a terminal is line-buffered by Stdout itself.
-        Destination::Stdout if config.write_is_text() && io::stdout().is_terminal() => {
-            Box::new(io::stdout())
-        }
-        Destination::Stdout => Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout())),
+        Destination::Stdout => sink::output(io::stdout()),
     })
 }

@@ -213,8 +213,10 @@ impl<'c> Pipeline<'c> {
             Ok(d) => d,
             Err(e) => return self.skip(e.into()),
         };
-        for note in d.notes.iter() {
-            self.stats.note(note);
+        if !d.notes.is_empty() {
+            for note in d.notes.iter() {
+                self.stats.note(note);
+            }
         }
         if !self.config.filter.matches(src, &d) {
             self.stats.filtered_out += 1;

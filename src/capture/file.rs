@@ -414,10 +414,17 @@ impl Input {
     ///
     /// Callers bound `need` (at most [`MAX_RECORD_LEN`] plus a header) before asking; the
     /// buffer only grows past its initial size for a record that really is that long.
+    #[inline]
     fn fill(&mut self, need: usize) -> Result<bool, CaptureError> {
         if self.end - self.start >= need {
             return Ok(true);
         }
+        self.refill(need)
+    }
+
+    /// The slow path of [`Self::fill`]: compact, then read until `need` bytes are there.
+    #[inline(never)]
+    fn refill(&mut self, need: usize) -> Result<bool, CaptureError> {
         if self.start > 0 {
             // The tail is shorter than one record, so this copy is cheap, and it leaves
             // the rest of the buffer free for one big read.

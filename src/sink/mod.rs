@@ -9,7 +9,7 @@ pub mod text;
 
 use crate::wire::decap::Decapsulated;
 use crate::{Timestamp, TsPrecision};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 
 /// LINKTYPE_ETHERNET: every output frame is Ethernet (raw IP gets a synthesized header).
@@ -28,8 +28,18 @@ pub enum Format {
     Text,
 }
 
-/// The byte stream under a writer: a large buffer over a file or stdout.
-pub type Output = Box<dyn Write + Send>;
+/// The byte stream under a writer: a large buffer over a file or stdout. The buffer
+/// is concrete so that the per-frame writes inline into it; only its refills go
+/// through the trait object.
+pub type Output = BufWriter<Box<dyn Write + Send>>;
+
+/// Output buffer size: large writes, few system calls.
+pub const OUTPUT_BUFFER: usize = 1 << 20;
+
+/// Wraps a file, stdout or any byte sink in the output buffer.
+pub fn output(w: impl Write + Send + 'static) -> Output {
+    BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(w))
+}
 
 /// One inner frame to write: the bytes to store (`head` then `data`, already cut to
 /// the snaplen) and the metadata a text line or pcapng block shows.
