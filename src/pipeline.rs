@@ -138,6 +138,12 @@ impl<'c> Pipeline<'c> {
             Ok(ip) => ip,
             Err(e) => return self.skip(e.into()),
         };
+        // The IP header claims more bytes than arrived although the capture kept the
+        // whole frame: the header lies (a cut frame is fine and written as it is).
+        let frame_complete = frame.data.len() >= frame.orig_len as usize;
+        if frame_complete && ip.payload.len() < ip.payload_len {
+            return self.skip(SkipCause::BadIpHeader);
+        }
         if ip.fragment.is_some() {
             return self.fragment(frame.ts, &ip, precision);
         }

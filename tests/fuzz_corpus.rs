@@ -58,7 +58,10 @@ fn every_outer_packet_and_its_prefixes() {
                 break;
             }
             n += 1;
-            let selector = harness::LINK_TYPES.iter().position(|l| *l == frame.link).unwrap();
+            let selector = harness::LINK_TYPES
+                .iter()
+                .position(|l| *l == frame.link)
+                .unwrap();
             let mut input = vec![selector as u8; 1 + frame.data.len()];
             input[1..].copy_from_slice(frame.data);
             // Read with its true link type...

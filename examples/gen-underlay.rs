@@ -1,0 +1,170 @@
+//! Writes a large underlay capture for benchmarks.
+//!
+//! ```text
+//! cargo run --release --example gen-underlay -- --packets 1000000 --mix imix OUT.pcap
+//! ```
+//!
+//! Mixed encapsulations, in a fixed pseudo-random order: gretap with a key (40 %),
+//! ERSPAN II (25 %), ERSPAN III (20 %), L3 GRE carrying IPv4 (15 %). Inner frames are
+//! IMIX-sized (`--mix imix`: 64 / 576 / 1500 bytes in the ratio 7:4:1) or all 64 bytes
+//! (`--mix small`). Classic pcap, µs timestamps 10 µs apart, Ethernet link type.
+//! The packets come from the test generator (`tests/common/gen.rs`), so they are the
+//! same kind tshark has validated.
+
+#[path = "../tests/common/gen.rs"]
+mod capgen;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::process::ExitCode;
+
+use capgen::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mix {
+    Imix,
+    Small,
+}
+
+struct Args {
+    packets: u64,
+    mix: Mix,
+    out: String,
+}
+
+const USAGE: &str = "usage: gen-underlay [--packets N] [--mix imix|small] OUT.pcap";
+
+fn parse_args() -> Result<Args, String> {
+    let mut packets = 1_000_000;
+    let mut mix = Mix::Imix;
+    let mut out = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--packets" => {
+                let v = it.next().ok_or("--packets needs a value")?;
+                packets = v
+                    .parse()
+                    .map_err(|_| format!("--packets: not a number: {v}"))?;
+            }
+            "--mix" => {
+                let v = it.next().ok_or("--mix needs a value")?;
+                mix = match v.as_str() {
+                    "imix" => Mix::Imix,
+                    "small" => Mix::Small,
+                    _ => return Err(format!("--mix: expected imix or small, got {v}")),
+                };
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            _ if out.is_none() && !a.starts_with("--") => out = Some(a),
+            _ => return Err(format!("unexpected argument {a}\n{USAGE}")),
+        }
+    }
+    Ok(Args {
+        packets,
+        mix,
+        out: out.ok_or(USAGE)?,
+    })
+}
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// One outer packet template per (encapsulation, inner size).
+fn templates(sizes: &[usize]) -> Vec<[Vec<u8>; 4]> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            let inner = eth_udp_sized(size, i as u8);
+            let mut e2 = ErspanII::new(10, 0x1abcd);
+            e2.vlan = 100;
+            let mut e3 = ErspanIII::new(20);
+            e3.egress = true;
+            e3.hw_id = 1;
+            e3.p = true;
+            [
+                gretap(Some(42), &inner),
+                erspan2(&e2, 1, &inner),
+                erspan3(&e3, 1, &inner),
+                // L3 GRE: the inner IP packet of the same frame (frame size - 14).
+                l3gre(None, &inner[14..]),
+            ]
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gen-underlay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sizes: &[usize] = match args.mix {
+        Mix::Imix => &[64, 576, 1500],
+        Mix::Small => &[64],
+    };
+    let tpl = templates(sizes);
+    let file = match File::create(&args.out) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("gen-underlay: cannot create {}: {e}", args.out);
+            return ExitCode::from(1);
+        }
+    };
+    let result = (|| -> std::io::Result<u64> {
+        let mut w = PcapWriter::new(
+            BufWriter::with_capacity(1 << 20, file),
+            PcapFormat::ethernet(),
+        )?;
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut bytes = 24;
+        let t0: u64 = 1_700_000_000_000_000_000;
+        for i in 0..args.packets {
+            let r = rng.next();
+            // 7:4:1 over 12 slots for IMIX.
+            let size_idx = match (args.mix, r % 12) {
+                (Mix::Small, _) => 0,
+                (Mix::Imix, 0..=6) => 0,
+                (Mix::Imix, 7..=10) => 1,
+                (Mix::Imix, _) => 2,
+            };
+            let encap = match (r >> 8) % 20 {
+                0..=7 => 0,
+                8..=12 => 1,
+                13..=16 => 2,
+                _ => 3,
+            };
+            let pkt = &tpl[size_idx][encap];
+            w.write(t0 + i * 10_000, pkt)?;
+            bytes += 16 + pkt.len() as u64;
+        }
+        use std::io::Write;
+        w.into_inner().flush()?;
+        Ok(bytes)
+    })();
+    match result {
+        Ok(bytes) => {
+            eprintln!(
+                "gen-underlay: wrote {} packets ({} bytes, mix {:?}) to {}",
+                args.packets, bytes, args.mix, args.out
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gen-underlay: writing {}: {e}", args.out);
+            ExitCode::from(1)
+        }
+    }
+}
