@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+use pcap_parser::pcap::parse_pcap_header;
 use pcap_parser::pcapng::{
     BOM_MAGIC, CB_MAGIC, DCB_MAGIC, DSB_MAGIC, EPB_MAGIC, IDB_MAGIC, ISB_MAGIC, NRB_MAGIC,
     OptionCode, SHB_MAGIC, SPB_MAGIC, parse_interfacedescriptionblock_be,
@@ -540,14 +540,13 @@ impl ClassicPcap {
         if !input.fill(record_len)? {
             return Err(input.truncated(WHAT, frames));
         }
-        let record = &input.unparsed()[..record_len];
-        let parsed = if self.big_endian {
-            parse_pcap_frame_be(record)
-        } else {
-            parse_pcap_frame(record)
-        };
-        // The record is complete, so the parser has nothing left to object to.
-        let (_, record) = parsed.map_err(|_| input.truncated(WHAT, frames))?;
+        // The 16-byte record header is read by hand: the caplen was needed first
+        // anyway, and pcap-parser's record parser cost ~50 instructions per packet
+        // on this path (callgrind, 1M 64-byte frames).
+        let header = input.unparsed();
+        let ts_sec = read_u32(header, 0, self.big_endian);
+        let ts_frac = read_u32(header, 4, self.big_endian);
+        let origlen = read_u32(header, PCAP_RECORD_CAPLEN + 4, self.big_endian);
         let (frac_per_sec, nanos_per_frac) = if self.nanos {
             (1_000_000_000, 1)
         } else {
@@ -555,15 +554,15 @@ impl ClassicPcap {
         };
         // Writers sometimes leave the fraction un-normalised; carry it into the seconds.
         let ts = Timestamp::new(
-            i64::from(record.ts_sec) + i64::from(record.ts_usec / frac_per_sec),
-            record.ts_usec % frac_per_sec * nanos_per_frac,
+            i64::from(ts_sec) + i64::from(ts_frac / frac_per_sec),
+            ts_frac % frac_per_sec * nanos_per_frac,
         );
         let packet = Packet {
             ts,
             link: self.link,
             data_start: input.start + PCAP_RECORD_HEADER_LEN,
             data_len: caplen as usize,
-            orig_len: record.origlen.max(caplen),
+            orig_len: origlen.max(caplen),
         };
         input.consume(record_len);
         Ok(Some(packet))

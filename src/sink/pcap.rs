@@ -93,6 +93,7 @@ impl<W: Write> PcapWriter<W> {
     /// The timestamp is written in µs (truncating) or ns per the file's precision;
     /// times before 1970 are written as 0, seconds past `u32::MAX` (year 2106)
     /// saturate, and `nanos` of a second or more carry into the seconds.
+    #[inline]
     pub fn write_frame(
         &mut self,
         ts: Timestamp,

@@ -283,11 +283,12 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
     let header = GreHeader::new_checked(gre_bytes)?;
     let flags = header.flags();
     let protocol = header.protocol();
+    let (checksum, key, sequence) = header.optional_fields();
     let mut notes = Notes::default();
     if header.legacy_bits() != 0 {
         notes.insert(Note::GreLegacyBits);
     }
-    if header.checksum().is_some()
+    if checksum.is_some()
         && gre_bytes.len() == wire_len
         && gre::internet_checksum(gre_bytes) != 0
     {
@@ -373,9 +374,9 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
         gre: GreInfo {
             flags,
             protocol,
-            checksum: header.checksum(),
-            key: header.key(),
-            sequence: header.sequence(),
+            checksum,
+            key,
+            sequence,
         },
         encap,
         kind,

@@ -133,6 +133,20 @@ impl<'a> GreHeader<'a> {
         })
     }
 
+    /// Checksum, key and sequence number at once, reading the flags a single time
+    /// (the per-packet path wants all three).
+    #[inline]
+    pub fn optional_fields(&self) -> (Option<u16>, Option<u32>, Option<u32>) {
+        let flags = self.flags();
+        let mut off = field::FIXED_LEN;
+        let checksum = (flags & field::C != 0).then(|| be16(self.buf, off));
+        off += 4 * usize::from(flags & field::C != 0);
+        let key = (flags & field::K != 0).then(|| be32(self.buf, off));
+        off += 4 * usize::from(flags & field::K != 0);
+        let sequence = (flags & field::S != 0).then(|| be32(self.buf, off));
+        (checksum, key, sequence)
+    }
+
     pub fn header_len(&self) -> usize {
         self.header_len
     }
@@ -198,6 +212,7 @@ mod tests {
         assert_eq!(g.header_len(), 16);
         assert_eq!(g.payload(), &[0xEE]);
         assert_eq!(g.protocol(), GreProto::TRANSPARENT_ETHERNET);
+        assert_eq!(g.optional_fields(), (Some(0xABCD), Some(99), Some(0x0102)));
     }
 
     #[test]
