@@ -1,15 +1,17 @@
 //! Output writers: spandump's hand-written pcap / pcapng writers against pcap-file 2.0's
 //! `PcapWriter`, and the record-writing strategies the pcap writer could have used.
 //!
-//! Every benchmark writes 100k synthetic frames of 64 or 600 bytes, either into a
-//! pre-sized `Vec<u8>` (pure formatting cost) or into a 1 MiB `BufWriter<io::Sink>` (what
-//! the binary does, minus the syscall). "+head" variants pass the frame as a 14-byte
+//! Every benchmark writes 100k synthetic frames of 64 or 600 bytes into one of four
+//! outputs (see [`Output`]): a pre-sized `Vec<u8>` (formatting cost only), a 1 MiB
+//! `BufWriter<io::Sink>` (the binary's path minus the syscall), the same `BufWriter`
+//! over a `Box<dyn Write>`, and a `Box<dyn Write>` over the `BufWriter` (each
+//! `write_all` an indirect call). "+head" variants pass the frame as a 14-byte
 //! synthesized Ethernet header plus the rest (same total size): spandump takes the two
 //! slices, pcap-file needs them concatenated into one (a reused buffer, so the cost is
 //! the copy, not an allocation). Throughput is in frames.
 //!
-//! Before measuring, every variant's output is checked byte for byte against the
-//! others, so the numbers compare equal work.
+//! Before measuring, every pcap variant's output is checked byte for byte against the
+//! built writer's, so the numbers compare equal work.
 
 use std::hint::black_box;
 use std::io::{self, BufWriter, IoSlice, Write};
@@ -138,7 +140,7 @@ fn spandump_pcapng<W: Write>(out: W, load: &Workload, with_options: bool) -> W {
     w.into_inner()
 }
 
-/// The record header exactly as `PcapWriter` builds it (µs file).
+/// The 16-byte record header of a µs file, as one array.
 #[inline]
 fn record_header(ts: Timestamp, orig: u32, len: usize) -> [u8; 16] {
     let mut h = [0u8; 16];
@@ -149,10 +151,14 @@ fn record_header(ts: Timestamp, orig: u32, len: usize) -> [u8; 16] {
     h
 }
 
-/// Alternatives to the built writer's "16-byte header on the stack, one `write_all`
-/// per piece". They skip the built writer's range checks, which only flatters them.
+/// Alternatives to the built writer's "header as two 8-byte `write_all`s built in
+/// registers, then head, then data". They skip the built writer's range checks, which
+/// only flatters them.
 #[derive(Clone, Copy, Debug)]
 enum Strategy {
+    /// The header assembled in a 16-byte stack array, one `write_all`, then head and
+    /// data (the first version of the built writer).
+    ArrayHeader,
     /// pcap-file's way: one `write_all` per 4-byte field, then head, then data.
     WriteAllPerField,
     /// Header and head copied into one stack buffer, one `write_all`, then data.
@@ -163,30 +169,70 @@ enum Strategy {
     OwnBuffer,
 }
 
-fn strategy_pcap<W: Write>(mut out: W, load: &Workload, strategy: Strategy) -> W {
+impl Strategy {
+    const ALL: [Strategy; 5] = [
+        Strategy::ArrayHeader,
+        Strategy::WriteAllPerField,
+        Strategy::HeaderAndHeadOnStack,
+        Strategy::Vectored,
+        Strategy::OwnBuffer,
+    ];
+
+    const fn from_u8(s: u8) -> Strategy {
+        match s {
+            0 => Strategy::ArrayHeader,
+            1 => Strategy::WriteAllPerField,
+            2 => Strategy::HeaderAndHeadOnStack,
+            3 => Strategy::Vectored,
+            _ => Strategy::OwnBuffer,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::ArrayHeader => "16-byte-array-header",
+            Strategy::WriteAllPerField => "write_all-per-field",
+            Strategy::HeaderAndHeadOnStack => "header+head-on-stack",
+            Strategy::Vectored => "write_vectored",
+            Strategy::OwnBuffer => "own-64KiB-buffer",
+        }
+    }
+}
+
+/// `S` is a `Strategy as u8`: a constant, so that each strategy gets its own
+/// monomorphized loop without a per-frame branch, as a real writer would.
+fn strategy_pcap<W: Write, const S: u8>(mut out: W, load: &Workload) -> W {
+    let strategy = const { Strategy::from_u8(S) };
     let global = PcapWriter::new(Vec::new(), SNAPLEN, LINKTYPE_ETHERNET, TsPrecision::Micro)
         .unwrap()
         .into_inner();
     out.write_all(&global).unwrap();
     let mut own = Vec::with_capacity(64 * 1024);
     load.for_each(|ts, orig, head, data| {
-        let h = record_header(ts, orig, head.len() + data.len());
+        let len = head.len() + data.len();
         match strategy {
+            Strategy::ArrayHeader => {
+                out.write_all(&record_header(ts, orig, len)).unwrap();
+                out.write_all(head).unwrap();
+                out.write_all(data).unwrap();
+            }
             Strategy::WriteAllPerField => {
-                for field in h.chunks_exact(4) {
-                    out.write_all(field).unwrap();
-                }
+                out.write_all(&(ts.secs as u32).to_ne_bytes()).unwrap();
+                out.write_all(&(ts.nanos / 1000).to_ne_bytes()).unwrap();
+                out.write_all(&(len as u32).to_ne_bytes()).unwrap();
+                out.write_all(&orig.to_ne_bytes()).unwrap();
                 out.write_all(head).unwrap();
                 out.write_all(data).unwrap();
             }
             Strategy::HeaderAndHeadOnStack => {
                 let mut first = [0u8; 16 + HEAD_LEN];
-                first[..16].copy_from_slice(&h);
+                first[..16].copy_from_slice(&record_header(ts, orig, len));
                 first[16..16 + head.len()].copy_from_slice(head);
                 out.write_all(&first[..16 + head.len()]).unwrap();
                 out.write_all(data).unwrap();
             }
             Strategy::Vectored => {
+                let h = record_header(ts, orig, len);
                 let mut slices = [IoSlice::new(&h), IoSlice::new(head), IoSlice::new(data)];
                 let mut slices = &mut slices[..];
                 while !slices.is_empty() {
@@ -196,7 +242,7 @@ fn strategy_pcap<W: Write>(mut out: W, load: &Workload, strategy: Strategy) -> W
                 }
             }
             Strategy::OwnBuffer => {
-                own.extend_from_slice(&h);
+                own.extend_from_slice(&record_header(ts, orig, len));
                 own.extend_from_slice(head);
                 own.extend_from_slice(data);
                 if own.len() >= 64 * 1024 {
@@ -224,14 +270,9 @@ fn check_outputs_agree() {
                 ours,
                 "pcap-file"
             );
-            for strategy in [
-                Strategy::WriteAllPerField,
-                Strategy::HeaderAndHeadOnStack,
-                Strategy::Vectored,
-                Strategy::OwnBuffer,
-            ] {
+            for strategy in Strategy::ALL {
                 assert_eq!(
-                    strategy_pcap(Vec::new(), &load, strategy),
+                    Variant::Strategy(strategy).run(Vec::new(), &load, &mut Vec::new()),
                     ours,
                     "{strategy:?}"
                 );
@@ -257,7 +298,21 @@ impl Variant {
             Variant::SpandumpPcap => spandump_pcap(out, load),
             Variant::PcapFilePcap => pcap_file_pcap(out, load, scratch),
             Variant::SpandumpPcapNg { with_options } => spandump_pcapng(out, load, with_options),
-            Variant::Strategy(strategy) => strategy_pcap(out, load, strategy),
+            Variant::Strategy(Strategy::ArrayHeader) => {
+                strategy_pcap::<_, { Strategy::ArrayHeader as u8 }>(out, load)
+            }
+            Variant::Strategy(Strategy::WriteAllPerField) => {
+                strategy_pcap::<_, { Strategy::WriteAllPerField as u8 }>(out, load)
+            }
+            Variant::Strategy(Strategy::HeaderAndHeadOnStack) => {
+                strategy_pcap::<_, { Strategy::HeaderAndHeadOnStack as u8 }>(out, load)
+            }
+            Variant::Strategy(Strategy::Vectored) => {
+                strategy_pcap::<_, { Strategy::Vectored as u8 }>(out, load)
+            }
+            Variant::Strategy(Strategy::OwnBuffer) => {
+                strategy_pcap::<_, { Strategy::OwnBuffer as u8 }>(out, load)
+            }
         }
     }
 }
@@ -268,23 +323,28 @@ enum Output {
     Vec,
     /// A reused 1 MiB `BufWriter` over `io::sink()`.
     BufWriterSink,
-    /// The same behind `Box<dyn Write + Send>`, as `sink::Output` holds it: every
-    /// `write_all` is an indirect call.
-    BoxedBufWriterSink,
+    /// The same `BufWriter` over a `Box<dyn Write + Send>`: only its (rare) flushes
+    /// are indirect calls.
+    BufWriterOverDyn,
+    /// `Box<dyn Write + Send>` over the `BufWriter`: every `write_all` is an indirect
+    /// call.
+    DynOverBufWriter,
 }
 
 impl Output {
-    const ALL: [Output; 3] = [
+    const ALL: [Output; 4] = [
         Output::Vec,
         Output::BufWriterSink,
-        Output::BoxedBufWriterSink,
+        Output::BufWriterOverDyn,
+        Output::DynOverBufWriter,
     ];
 
     fn name(self) -> &'static str {
         match self {
             Output::Vec => "vec",
-            Output::BufWriterSink => "bufwriter-sink",
-            Output::BoxedBufWriterSink => "dyn-bufwriter-sink",
+            Output::BufWriterSink => "bufwriter",
+            Output::BufWriterOverDyn => "bufwriter-over-dyn",
+            Output::DynOverBufWriter => "dyn-over-bufwriter",
         }
     }
 }
@@ -309,20 +369,24 @@ fn bench_variant(
             });
         }
         Output::BufWriterSink => {
-            let mut sink = BufWriter::with_capacity(SINK_BUFFER, io::sink());
+            let mut out = BufWriter::with_capacity(SINK_BUFFER, io::sink());
             group.bench_function(name, |b| {
-                b.iter(|| {
-                    variant.run(&mut sink, load, &mut scratch);
-                    black_box(sink.buffer().len())
-                })
+                b.iter(|| black_box(variant.run(&mut out, load, &mut scratch).buffer().len()))
             });
         }
-        Output::BoxedBufWriterSink => {
-            let mut sink: Box<dyn Write + Send> =
+        Output::BufWriterOverDyn => {
+            let inner: Box<dyn Write + Send> = Box::new(io::sink());
+            let mut out = BufWriter::with_capacity(SINK_BUFFER, inner);
+            group.bench_function(name, |b| {
+                b.iter(|| black_box(variant.run(&mut out, load, &mut scratch).buffer().len()))
+            });
+        }
+        Output::DynOverBufWriter => {
+            let mut out: Box<dyn Write + Send> =
                 Box::new(BufWriter::with_capacity(SINK_BUFFER, io::sink()));
             group.bench_function(name, |b| {
                 b.iter(|| {
-                    variant.run(&mut sink, load, &mut scratch);
+                    variant.run(&mut out, load, &mut scratch);
                 })
             });
         }
@@ -352,13 +416,8 @@ fn writers(c: &mut Criterion) {
                         Variant::SpandumpPcapNg { with_options: true },
                     ),
                 ] {
-                    bench_variant(
-                        &mut group,
-                        output,
-                        &name.replace("{}", suffix),
-                        load,
-                        variant,
-                    );
+                    let name = name.replace("{}", suffix);
+                    bench_variant(&mut group, output, &name, load, variant);
                 }
             }
             group.finish();
@@ -375,29 +434,11 @@ fn strategies(c: &mut Criterion) {
         group.throughput(Throughput::Elements(FRAMES as u64));
         for load in &loads {
             let suffix = if load.with_head { "+head" } else { "" };
-            for (name, variant) in [
-                (
-                    "stack-header+write_all-per-piece (built)",
-                    Variant::SpandumpPcap,
-                ),
-                (
-                    "write_all-per-field",
-                    Variant::Strategy(Strategy::WriteAllPerField),
-                ),
-                (
-                    "header+head-on-stack",
-                    Variant::Strategy(Strategy::HeaderAndHeadOnStack),
-                ),
-                ("write_vectored", Variant::Strategy(Strategy::Vectored)),
-                ("own-64KiB-buffer", Variant::Strategy(Strategy::OwnBuffer)),
-            ] {
-                bench_variant(
-                    &mut group,
-                    output,
-                    &format!("{name}{suffix}"),
-                    load,
-                    variant,
-                );
+            let name = format!("u32-pairs (built){suffix}");
+            bench_variant(&mut group, output, &name, load, Variant::SpandumpPcap);
+            for strategy in Strategy::ALL {
+                let name = format!("{}{suffix}", strategy.name());
+                bench_variant(&mut group, output, &name, load, Variant::Strategy(strategy));
             }
         }
         group.finish();

@@ -8,9 +8,10 @@
 //! nanosecond timestamps (`if_tsresol` = 9 on every interface).
 //!
 //! It must never:
-//! * buffer: the caller hands in a `BufWriter` (or a `Vec`); the rare blocks (section
-//!   header, interfaces, statistics) are assembled in one reused scratch buffer, packet
-//!   blocks on the stack;
+//! * buffer: the caller hands in a `BufWriter` (or a `Vec`), best as a concrete type so
+//!   that the several small `write_all`s of a packet block inline (a `dyn Write` goes
+//!   inside the `BufWriter`, not around it); the rare blocks (section header,
+//!   interfaces, statistics) are assembled in one reused scratch buffer;
 //! * allocate per frame, or panic on any argument;
 //! * leave a half-written block behind on a caller error: an unknown interface id, a
 //!   frame longer than the interface's snap length or an option too long for its 16-bit
@@ -20,6 +21,7 @@
 
 use std::io::{self, Write};
 
+use super::pcap::pack_u32_pair;
 use crate::Timestamp;
 
 /// Block type of the Section Header Block.
@@ -55,9 +57,6 @@ const USER_APPLICATION: &str = concat!("spandump ", env!("CARGO_PKG_VERSION"));
 const EPB_HEADER_LEN: usize = 28;
 /// Size of the trailing copy of the block's total length.
 const TRAILER_LEN: usize = 4;
-/// Largest EPB tail: data padding (3), flags (4 + 4), drop count (4 + 8), packet id
-/// (4 + 8), a comment's option header (4), end of options (4), trailer (4).
-const EPB_TAIL_MAX: usize = 3 + 8 + 12 + 12 + 4 + 4 + TRAILER_LEN;
 const ZEROS: [u8; 3] = [0; 3];
 
 /// Optional per-packet options of an Enhanced Packet Block; each is written only when
@@ -147,6 +146,7 @@ impl<W: Write> PcapNgWriter<W> {
     /// An `iface` that [`add_interface`](Self::add_interface) never returned is a caller
     /// bug and yields [`io::ErrorKind::InvalidInput`], as does a frame over the snap
     /// length or a comment over 65535 bytes; nothing is written then.
+    #[inline]
     pub fn write_frame(
         &mut self,
         iface: u32,
@@ -188,48 +188,46 @@ impl<W: Write> PcapNgWriter<W> {
         let total_len = u32::try_from(total_len)
             .map_err(|_| frame_too_long(caplen as usize, iface, snaplen))?;
 
+        // Fields go out as 8-byte pairs, each built in a register (see
+        // `pcap::pack_u32_pair` for why not one assembled header).
         let ts = timestamp_nanos(ts);
-        let mut header = [0u8; EPB_HEADER_LEN];
-        header[0..4].copy_from_slice(&EPB_TYPE.to_ne_bytes());
-        header[4..8].copy_from_slice(&total_len.to_ne_bytes());
-        header[8..12].copy_from_slice(&iface.to_ne_bytes());
-        header[12..16].copy_from_slice(&((ts >> 32) as u32).to_ne_bytes());
-        header[16..20].copy_from_slice(&(ts as u32).to_ne_bytes());
-        header[20..24].copy_from_slice(&caplen.to_ne_bytes());
-        header[24..28].copy_from_slice(&orig_len.max(caplen).to_ne_bytes());
-        self.out.write_all(&header)?;
+        let out = &mut self.out;
+        out.write_all(&pack_u32_pair(EPB_TYPE, total_len))?;
+        out.write_all(&pack_u32_pair(iface, (ts >> 32) as u32))?;
+        out.write_all(&pack_u32_pair(ts as u32, caplen))?;
+        out.write_all(&orig_len.max(caplen).to_ne_bytes())?;
         if !head.is_empty() {
-            self.out.write_all(head)?;
+            out.write_all(head)?;
         }
-        self.out.write_all(data)?;
-
-        // Everything after the packet bytes goes out in one write (two around a comment).
-        let mut tail = StackBuf::<EPB_TAIL_MAX>::new();
-        tail.push(&ZEROS[..pad_len(caplen as usize)]);
+        out.write_all(data)?;
+        let pad = pad_len(caplen as usize);
+        if pad != 0 {
+            out.write_all(&ZEROS[..pad])?;
+        }
         if let Some(flags) = opts.flags {
-            tail.push_option_header(EPB_FLAGS, 4);
-            tail.push(&flags.to_ne_bytes());
+            out.write_all(&pack_u32_pair(option_header(EPB_FLAGS, 4), flags))?;
         }
         if let Some(dropcount) = opts.dropcount {
-            tail.push_option_header(EPB_DROPCOUNT, 8);
-            tail.push(&dropcount.to_ne_bytes());
+            out.write_all(&option_header(EPB_DROPCOUNT, 8).to_ne_bytes())?;
+            out.write_all(&dropcount.to_ne_bytes())?;
         }
         if let Some(packet_id) = opts.packet_id {
-            tail.push_option_header(EPB_PACKETID, 8);
-            tail.push(&packet_id.to_ne_bytes());
+            out.write_all(&option_header(EPB_PACKETID, 8).to_ne_bytes())?;
+            out.write_all(&packet_id.to_ne_bytes())?;
         }
         if let (Some(comment), Some(len)) = (comment, comment_len) {
-            tail.push_option_header(OPT_COMMENT, len);
-            self.out.write_all(tail.as_slice())?;
-            self.out.write_all(comment)?;
-            tail.clear();
-            tail.push(&ZEROS[..pad_len(comment.len())]);
+            out.write_all(&option_header(OPT_COMMENT, len).to_ne_bytes())?;
+            out.write_all(comment)?;
+            let pad = pad_len(comment.len());
+            if pad != 0 {
+                out.write_all(&ZEROS[..pad])?;
+            }
         }
         if options_len > 0 {
-            tail.push_option_header(OPT_ENDOFOPT, 0);
+            out.write_all(&pack_u32_pair(option_header(OPT_ENDOFOPT, 0), total_len))
+        } else {
+            out.write_all(&total_len.to_ne_bytes())
         }
-        tail.push(&total_len.to_ne_bytes());
-        self.out.write_all(tail.as_slice())
     }
 
     /// Writes an Interface Statistics Block for `iface` at time `ts`, with
@@ -326,39 +324,14 @@ impl<'a> BlockBuilder<'a> {
     }
 }
 
-/// A fixed-capacity byte buffer on the stack for the tail of an EPB. Callers push at
-/// most `N` bytes between clears (see [`EPB_TAIL_MAX`]).
-struct StackBuf<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> StackBuf<N> {
-    fn new() -> Self {
-        StackBuf {
-            bytes: [0; N],
-            len: 0,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    #[inline]
-    fn push_option_header(&mut self, code: u16, len: u16) {
-        self.push(&code.to_ne_bytes());
-        self.push(&len.to_ne_bytes());
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
+/// An option's code and length as the u32 they form in native order.
+#[inline]
+fn option_header(code: u16, len: u16) -> u32 {
+    let (code, len) = (u32::from(code), u32::from(len));
+    if cfg!(target_endian = "little") {
+        code | len << 16
+    } else {
+        code << 16 | len
     }
 }
 
