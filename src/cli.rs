@@ -1,30 +1,49 @@
 //! The command line: tcpdump's flags where the meaning is the same, turned into a
 //! validated [`Config`] before anything is opened. Doc comments are the `--help` text.
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, ArgGroup, Parser};
+use spandump::capture::ListenOptions;
+use spandump::capture::raw_socket::DEFAULT_RECV_BUFFER;
 use spandump::filter::{Filter, IpPrefix};
 use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination};
 use spandump::reassembly;
 use spandump::sink::Format;
 use spandump::sink::text::{TextOptions, TimeFormat};
 use spandump::wire::erspan::{Direction, ErspanIndex, SessionId};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Decapsulate GRE / ERSPAN (type I, II, III) mirrored traffic and write the inner
 /// frames as pcap, pcapng or tcpdump-like text.
 #[derive(Debug, Parser)]
 #[command(name = "spandump", version, about, max_term_width = 100)]
+#[command(group(ArgGroup::new("input").required(true).args(["read", "listen"])))]
 #[command(
     after_help = "Filters of different kinds must all match; a filter given twice matches either value.\n\
 Numbers are decimal or 0x-hex. Examples:\n  \
 spandump -r underlay.pcap -w inner.pcap\n  \
 spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
-spandump -r underlay.pcap --session 77 -e -v"
+spandump -r underlay.pcap --session 77 -e -v\n  \
+spandump --listen 198.51.100.2 --key 99 -w - | wireshark -k -i -"
 )]
 pub struct Args {
     /// Read outer (underlay) packets from a pcap or pcapng file; "-" reads stdin.
     #[arg(short = 'r', value_name = "FILE")]
-    pub read: PathBuf,
+    pub read: Option<PathBuf>,
+
+    /// Capture live: receive the GRE / ERSPAN packets sent to ADDR, a local IPv4 or
+    /// IPv6 address, on a raw GRE socket (needs CAP_NET_RAW).
+    #[arg(long = "listen", value_name = "ADDR")]
+    pub listen: Option<IpAddr>,
+
+    /// Receive buffer of the live socket in KiB (default 8192).
+    #[arg(short = 'B', value_name = "KIB", conflicts_with = "read",
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub buffer_kib: Option<u32>,
+
+    /// Drop privileges to USER (uid, gid, groups) once the socket and output are open.
+    #[arg(short = 'Z', value_name = "USER")]
+    pub user: Option<String>,
 
     /// Write inner frames to FILE ("-" = stdout): pcap, or pcapng when FILE ends in
     /// .pcapng. Without -w, print one line per frame.
@@ -145,7 +164,43 @@ fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
     s.parse()
 }
 
+/// Where the outer packets come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Listen(ListenOptions),
+}
+
+/// Everything the binary does, validated.
+#[derive(Debug)]
+pub struct Invocation {
+    pub config: Config,
+    pub input: Input,
+    /// `-Z`: the user to become once everything is open.
+    pub user: Option<String>,
+}
+
 impl Args {
+    /// The validated invocation: input, run configuration, privileges.
+    pub fn into_invocation(self) -> Invocation {
+        let input = match (&self.read, self.listen) {
+            (_, Some(addr)) => Input::Listen(ListenOptions {
+                addr,
+                recv_buffer: self
+                    .buffer_kib
+                    .map_or(DEFAULT_RECV_BUFFER, |k| k as usize * 1024),
+            }),
+            // clap's group makes one of the two present.
+            (read, None) => Input::File(read.clone().unwrap_or_else(|| "-".into())),
+        };
+        let user = self.user.clone();
+        Invocation {
+            config: self.into_config(),
+            input,
+            user,
+        }
+    }
+
     /// The validated run configuration.
     pub fn into_config(self) -> Config {
         let (destination, format) = match &self.write {
@@ -173,7 +228,7 @@ impl Args {
             _ => TimeFormat::Epoch,
         };
         Config {
-            input: self.read,
+            input: self.read.unwrap_or_default(),
             destination,
             format,
             nano: self.nano,
@@ -227,5 +282,38 @@ mod tests {
         );
         let args = Args::parse_from(["spandump", "-r", "x"]);
         assert_eq!(args.into_config().format, Format::Text);
+    }
+
+    #[test]
+    fn exactly_one_input() {
+        let err = |argv: &[&str]| Args::try_parse_from(argv).unwrap_err().kind();
+        use clap::error::ErrorKind;
+        assert_eq!(err(&["spandump"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            err(&["spandump", "-r", "x", "--listen", "198.51.100.2"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            err(&["spandump", "-r", "x", "-B", "64"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            err(&["spandump", "--listen", "nowhere"]),
+            ErrorKind::ValueValidation
+        );
+        let inv = Args::parse_from(["spandump", "--listen", "2001:db8:100::2", "-B", "64"])
+            .into_invocation();
+        assert_eq!(
+            inv.input,
+            Input::Listen(ListenOptions {
+                addr: "2001:db8:100::2".parse().unwrap(),
+                recv_buffer: 64 * 1024
+            })
+        );
+        let inv = Args::parse_from(["spandump", "-r", "-", "-Z", "nobody"]).into_invocation();
+        assert_eq!(
+            (inv.input, inv.user.as_deref()),
+            (Input::File("-".into()), Some("nobody"))
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! The data flows one way, and the modules show it:
 //!
 //! ```text
-//! capture (outer frames: pcap / pcapng files, later sockets)
+//! capture (outer frames: pcap / pcapng files, raw GRE sockets)
 //!    -> wire (parse + strip link / IP / GRE / ERSPAN, zero-copy, stateless)
 //!    -> filter (key, session, index, direction, sender)
 //!    -> sink (pcap, pcapng, tcpdump-like text)

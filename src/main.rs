@@ -1,11 +1,13 @@
-//! spandump's binary: parse the command line, run the pipeline, print the summary,
-//! and turn the outcome into tcpdump's exit codes (0 ok, 1 failure, 2 usage).
+//! spandump's binary: parse the command line, open the source (a capture file or a raw
+//! GRE socket) and the output, drop privileges if asked, run the pipeline, print the
+//! summary, and turn the outcome into tcpdump's exit codes (0 ok, 1 failure, 2 usage).
 
 mod cli;
 
 use clap::Parser;
-use spandump::capture::FileSource;
-use spandump::pipeline::{Config, Destination, Pipeline};
+use cli::Input;
+use spandump::capture::{FileSource, RawGreSocket, Source, raw_socket, sys};
+use spandump::pipeline::{Config, Destination, Pipeline, RunError};
 use spandump::sink::{self, Output};
 use std::fs::File;
 use std::io::{self, IsTerminal};
@@ -14,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 fn main() -> ExitCode {
-    let mut config = cli::Args::parse().into_config();
+    let invocation = cli::Args::parse().into_invocation();
+    let mut config = invocation.config;
     // Lines for a person at a terminal appear as they come, as tcpdump's do.
     if config.write_is_text()
         && config.destination == Destination::Stdout
@@ -22,7 +25,7 @@ fn main() -> ExitCode {
     {
         config.packet_buffered = true;
     }
-    match run(&config) {
+    match run(&config, &invocation.input, invocation.user.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("spandump: {message}");
@@ -31,7 +34,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: &Config) -> Result<(), String> {
+fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second Ctrl-C ends the process at once, as most tools do.
@@ -39,12 +42,67 @@ fn run(config: &Config) -> Result<(), String> {
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     }
-    let mut source = FileSource::open(&config.input).map_err(|e| chain(&e))?;
-    let output = open_output(config)?;
+    match input {
+        Input::File(path) => {
+            let mut source = FileSource::open(path).map_err(|e| chain(&e))?;
+            let output = open_output(config)?;
+            drop_privileges(user)?;
+            run_pipeline(config, &mut source, output, &stop)
+        }
+        Input::Listen(options) => {
+            for module in raw_socket::icmp_answering_gre_modules() {
+                eprintln!(
+                    "spandump: warning: the kernel module {module} is loaded: it answers every \
+                     mirrored packet that matches no tunnel device with ICMP port-unreachable to \
+                     the sender, even while spandump receives it; on a collector host unload it \
+                     (modprobe -r ip_gre ip6_gre)"
+                );
+            }
+            let mut socket = RawGreSocket::open(*options).map_err(|e| chain(&e))?;
+            // The kernel reports twice the size it accounts for (its bookkeeping share).
+            let granted = socket.recv_buffer() / 2;
+            if granted < options.recv_buffer {
+                eprintln!(
+                    "spandump: warning: receive buffer limited to {} KiB (asked for {} KiB): \
+                     without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max",
+                    granted / 1024,
+                    options.recv_buffer / 1024
+                );
+            }
+            let output = open_output(config)?;
+            drop_privileges(user)?;
+            eprintln!(
+                "spandump: listening on {} (raw GRE socket, receive buffer {} KiB)",
+                socket.addr(),
+                granted / 1024
+            );
+            run_pipeline(config, &mut socket, output, &stop)
+        }
+    }
+}
+
+fn run_pipeline<S>(
+    config: &Config,
+    source: &mut S,
+    output: Output,
+    stop: &AtomicBool,
+) -> Result<(), String>
+where
+    S: Source,
+    RunError: From<S::Error>,
+{
     let mut pipeline = Pipeline::new(config, output);
-    let result = pipeline.run(&mut source, &stop);
+    let result = pipeline.run(source, stop);
     eprint!("{}", pipeline.stats().summary());
     result.map_err(|e| chain(&e))
+}
+
+/// `-Z USER`, once the source and the output are open.
+fn drop_privileges(user: Option<&str>) -> Result<(), String> {
+    match user {
+        Some(user) => sys::drop_privileges(user).map_err(|e| chain(&e)),
+        None => Ok(()),
+    }
 }
 
 /// An error and its causes on one line: `input.pcap: cannot read: Is a directory`.

@@ -3,8 +3,10 @@
 //! One outer frame at a time, borrowed from the source's buffer: link -> IP ->
 //! (reassembly) -> GRE / ERSPAN -> filter -> writer, with no copy until the writer's
 //! output buffer (outer fragments are the exception: they are copied to be joined).
+//! A capture file and a live socket are both a [`Source`]: they share the filters,
+//! the writers, `-c`, `-U`, the stop flag and the counters.
 
-use crate::capture::{CaptureError, FileSource, OuterFrame};
+use crate::capture::{CaptureError, OuterFrame, Received, SocketError, Source};
 use crate::filter::Filter;
 use crate::reassembly::{self, Outcome, Reassembler};
 use crate::sink::{self, Format, Output, Record, Writer, text::TextOptions};
@@ -14,9 +16,9 @@ use crate::wire::ip::{self, OuterIp, PROTO_GRE};
 use crate::wire::link::{NetProto, strip_link};
 use crate::{Timestamp, TsPrecision};
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Default snapshot length, as tcpdump's.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
@@ -41,7 +43,8 @@ impl Destination {
 /// Everything a run needs, validated (the command line becomes this).
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Capture file to read; "-" is stdin.
+    /// Capture file to read with `-r`; "-" is stdin. Live capture opens its socket
+    /// from the command line's own options and does not look at this.
     pub input: PathBuf,
     pub destination: Destination,
     pub format: Format,
@@ -69,6 +72,8 @@ impl Config {
 pub enum RunError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
     #[error("cannot write {name}")]
     Output { name: String, source: io::Error },
 }
@@ -103,23 +108,72 @@ impl<'c> Pipeline<'c> {
 
     /// Reads `source` to its end (or `-c`, or `stop`), then flushes. On an error the
     /// frames before it are written and flushed, and the counters stay valid.
-    pub fn run(&mut self, source: &mut FileSource, stop: &AtomicBool) -> Result<(), RunError> {
-        let result = self.read_all(source, stop);
+    ///
+    /// A live source gets its output header written at once (so a reader at the other
+    /// end of a pipe starts), its buffered frames flushed whenever it runs dry, and,
+    /// after `stop`, the packets the kernel already held.
+    pub fn run<S>(&mut self, source: &mut S, stop: &AtomicBool) -> Result<(), RunError>
+    where
+        S: Source,
+        RunError: From<S::Error>,
+    {
+        let mut result = Ok(());
+        if source.is_live() {
+            result = self.start_writer(source.precision());
+        }
+        if result.is_ok() {
+            result = self.read_all(source, stop);
+        }
+        self.stats.kernel_drops = source.kernel_drops();
         let finish = self.finish(source.precision());
         result.and(finish)
     }
 
-    fn read_all(&mut self, source: &mut FileSource, stop: &AtomicBool) -> Result<(), RunError> {
-        while !self.done && !stop.load(Ordering::Relaxed) {
+    fn read_all<S>(&mut self, source: &mut S, stop: &AtomicBool) -> Result<(), RunError>
+    where
+        S: Source,
+        RunError: From<S::Error>,
+    {
+        while !self.done {
             // The precision is known once the header (pcap) or the interface
             // (pcapng) of the first packet was read.
             let precision = source.precision();
-            let Some(frame) = source.next_frame()? else {
+            let Some(received) = source.next_packet(stop)? else {
                 break;
             };
-            self.process(frame, precision)?;
+            match received {
+                Received::Frame(frame) => self.process(frame, precision)?,
+                Received::Ipv6Payload {
+                    ts,
+                    src,
+                    dst,
+                    payload,
+                    orig_len,
+                } => self.process_ipv6_payload(ts, src, dst, payload, orig_len, precision)?,
+                Received::Idle => {
+                    self.flush()?;
+                    self.stats.kernel_drops = source.kernel_drops();
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Handles the payload of one outer IPv6 packet whose header the kernel consumed
+    /// (an IPv6 raw GRE socket): `payload` starts at the GRE header and `orig_len` is
+    /// its length as received.
+    pub fn process_ipv6_payload(
+        &mut self,
+        ts: Timestamp,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        payload: &[u8],
+        orig_len: u32,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
+        self.stats.outer_packets += 1;
+        let wire_len = (orig_len as usize).max(payload.len());
+        self.decapsulate(ts, src.into(), dst.into(), payload, wire_len, precision)
     }
 
     /// Handles one outer frame.
@@ -325,6 +379,11 @@ impl<'c> Pipeline<'c> {
             // No frame at all: still write a valid, empty capture file.
             self.start_writer(precision)?;
         }
+        self.flush()
+    }
+
+    /// Pushes what the writer buffered to the output.
+    fn flush(&mut self) -> Result<(), RunError> {
         if let Some(writer) = &mut self.writer {
             let result = writer.flush();
             self.output_result(result)?;

@@ -21,6 +21,9 @@ pub struct Stats {
     pub fragments_reassembled: u64,
     /// Frames cut to the snaplen (`-s`) on output.
     pub snaplen_truncated: u64,
+    /// Packets the kernel dropped before a live source read them (socket receive
+    /// buffer overflow); `None` when reading a file.
+    pub kernel_drops: Option<u64>,
     skipped: BTreeMap<SkipCause, u64>,
     notes: [u64; Note::ALL.len()],
 }
@@ -81,6 +84,10 @@ impl Stats {
         if self.snaplen_truncated > 0 {
             let _ = writeln!(s, "  note snaplen-truncated: {}", self.snaplen_truncated);
         }
+        if let Some(drops) = self.kernel_drops {
+            // tcpdump's wording, last, so scripts that read tcpdump's summary find it.
+            let _ = writeln!(s, "spandump: {drops} packets dropped by kernel");
+        }
         s
     }
 }
@@ -113,5 +120,10 @@ mod tests {
              \x20 note sender-truncated: 1\n"
         );
         assert_eq!(s.skipped(SkipCause::NotGre), 2);
+        s.kernel_drops = Some(3);
+        assert!(
+            s.summary()
+                .ends_with("\n  note sender-truncated: 1\nspandump: 3 packets dropped by kernel\n")
+        );
     }
 }

@@ -1,13 +1,17 @@
-//! Where outer frames come from: capture files today, sockets later.
+//! Where outer frames come from: capture files, and raw GRE sockets for live capture.
 //!
 //! A source lends one frame at a time from its own buffer ([`OuterFrame`] borrows it),
-//! so nothing is copied between the read and the writer. Sources know link types and
-//! timestamps, never GRE.
+//! so nothing is copied between the read and the writer. Sources know link types,
+//! addresses and timestamps, never GRE. All `unsafe` of the crate lives in [`sys`].
 
 pub mod file;
+pub mod raw_socket;
+pub mod sys;
 
-use crate::Timestamp;
 use crate::wire::LinkType;
+use crate::{Timestamp, TsPrecision};
+use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One outer frame as captured, borrowed from the source's buffer.
 #[derive(Clone, Copy, Debug)]
@@ -20,4 +24,62 @@ pub struct OuterFrame<'a> {
     pub orig_len: u32,
 }
 
+/// What a source hands over next.
+#[derive(Clone, Copy, Debug)]
+pub enum Received<'a> {
+    /// An outer frame, from its link-layer header on.
+    Frame(OuterFrame<'a>),
+    /// The payload of an IPv6 packet whose header the kernel kept (an AF_INET6 raw
+    /// socket returns only what follows the IPv6 and extension headers).
+    Ipv6Payload {
+        ts: Timestamp,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        payload: &'a [u8],
+        /// The payload's length as received.
+        orig_len: u32,
+    },
+    /// A live source ran dry for now: a good moment to flush what is buffered.
+    Idle,
+}
+
+/// A source of outer packets: a capture file or a live socket.
+pub trait Source {
+    type Error: std::error::Error;
+
+    /// The next packet, or `None` at the end: end of file, or (live) once `stop` is set
+    /// and what the kernel already held was returned.
+    fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, Self::Error>;
+
+    /// Finest timestamp precision of the packets so far.
+    fn precision(&self) -> TsPrecision;
+
+    /// Live sources write the output header at once and never end on their own.
+    fn is_live(&self) -> bool {
+        false
+    }
+
+    /// Packets the kernel dropped before the source could read them (live only).
+    fn kernel_drops(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl Source for FileSource {
+    type Error = CaptureError;
+
+    /// A file stops at once when asked: the rest of it is not waiting anywhere.
+    fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, CaptureError> {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(self.next_frame()?.map(Received::Frame))
+    }
+
+    fn precision(&self) -> TsPrecision {
+        FileSource::precision(self)
+    }
+}
+
 pub use file::{CaptureError, FileSource};
+pub use raw_socket::{ListenOptions, RawGreSocket, SocketError};

@@ -1,0 +1,753 @@
+//! Live capture on a real network built by each test: `spandump --listen` on a raw GRE
+//! socket in a "sink" network namespace, fed by tcpreplay from a "sender" namespace over
+//! a veth pair. Documentation addresses only (RFC 5737, RFC 3849, RFC 7042 MACs); the
+//! namespaces are removed when the test ends, even when it fails.
+//!
+//! The tests need root (namespaces, raw sockets). Without it they print a note and
+//! pass, except on CI (env `CI` set), where they fail.
+//!
+//! No sleeps as synchronisation: the tests wait for spandump's "listening" line, for
+//! records in its output file or for its exit, each with a deadline.
+
+mod common;
+
+use common::capgen::{self, ErspanII, ErspanIII, Ethernet, Gre, ethertype};
+use common::{parse_summary, read_capture, read_capture_bytes};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const SENDER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01];
+const SINK_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x53, 0x02];
+const SENDER_V4: [u8; 4] = [198, 51, 100, 1];
+const SINK_V4: [u8; 4] = [198, 51, 100, 2];
+const SENDER_V6: &str = "2001:db8:100::1";
+const SINK_V6: &str = "2001:db8:100::2";
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// True when the test may build namespaces; see the module doc for the rule.
+fn root_or_skip() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        == Some("0");
+    if !root {
+        if std::env::var_os("CI").is_some() {
+            panic!("live capture tests need root, and CI is set");
+        }
+        eprintln!("note: not root, skipping this live capture test");
+    }
+    root && common::have_tool("tcpreplay")
+}
+
+fn sh(program: &str, args: &[&str]) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Two namespaces joined by a veth pair; both are deleted on drop.
+struct Net {
+    sender: String,
+    sink: String,
+    sender_if: String,
+    sink_if: String,
+    dir: tempfile::TempDir,
+}
+
+impl Net {
+    fn new() -> Net {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{:x}{n}", std::process::id() & 0xffff);
+        let net = Net {
+            sender: format!("spandump-{tag}-sender"),
+            sink: format!("spandump-{tag}-sink"),
+            sender_if: format!("sds{tag}"),
+            sink_if: format!("sdk{tag}"),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        // The guard exists before the first namespace, so a failure below cleans up.
+        sh("ip", &["netns", "add", &net.sender]);
+        sh("ip", &["netns", "add", &net.sink]);
+        let mac = |m: [u8; 6]| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        #[rustfmt::skip]
+        sh("ip", &[
+            "link", "add", &net.sender_if, "address", &mac(SENDER_MAC), "netns", &net.sender,
+            "type", "veth", "peer", "name", &net.sink_if, "address", &mac(SINK_MAC),
+            "netns", &net.sink,
+        ]);
+        for (ns, dev, v4, v6) in [
+            (&net.sender, &net.sender_if, "198.51.100.1/24", SENDER_V6),
+            (&net.sink, &net.sink_if, "198.51.100.2/24", SINK_V6),
+        ] {
+            sh("ip", &["-n", ns, "addr", "add", v4, "dev", dev]);
+            let v6 = format!("{v6}/64");
+            sh("ip", &["-n", ns, "addr", "add", &v6, "dev", dev, "nodad"]);
+            sh("ip", &["-n", ns, "link", "set", dev, "up"]);
+            sh("ip", &["-n", ns, "link", "set", "lo", "up"]);
+        }
+        net
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts spandump in the sink namespace and waits until its socket is open.
+    fn spandump(&self, name: &str, args: &[&str]) -> Spandump {
+        self.spandump_with(name, args, Stdio::null())
+    }
+
+    fn spandump_with(&self, name: &str, args: &[&str], stdout: Stdio) -> Spandump {
+        let stderr_path = self.path(&format!("{name}.stderr"));
+        let stderr = fs::File::create(&stderr_path).expect("stderr file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.sink, common::spandump_bin()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("start spandump");
+        // `ip netns exec` execs the command: this PID is spandump's.
+        let mut s = Spandump {
+            child,
+            stderr_path,
+            exited: None,
+        };
+        s.wait_for_stderr("spandump: listening on ");
+        s
+    }
+
+    /// Packets the sink's kernel has handed to raw sockets (IPv4 and IPv6 InDelivers)
+    /// plus those raw sockets dropped for want of buffer space: once this grew by N,
+    /// N packets sit in the sockets or were counted as lost.
+    fn sink_delivered(&self) -> u64 {
+        #[rustfmt::skip]
+        let out = sh("ip", &[
+            "netns", "exec", &self.sink, "cat", "/proc/net/snmp", "/proc/net/snmp6",
+            "/proc/net/raw", "/proc/net/raw6",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut total = 0;
+        let mut ip_header: Option<Vec<&str>> = None;
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.first().copied() {
+                Some("Ip:") if ip_header.is_none() => ip_header = Some(fields),
+                Some("Ip:") => {
+                    let header = ip_header.as_ref().unwrap();
+                    let i = header.iter().position(|f| *f == "InDelivers").unwrap();
+                    total += fields[i].parse::<u64>().unwrap();
+                }
+                Some("Ip6InDelivers") => total += fields[1].parse::<u64>().unwrap(),
+                // Socket lines of /proc/net/raw{,6} start with "sl:"; drops is the last column.
+                Some(sl) if sl.ends_with(':') && sl[..sl.len() - 1].parse::<u32>().is_ok() => {
+                    total += fields.last().unwrap().parse::<u64>().unwrap();
+                }
+                _ => {}
+            }
+        }
+        total
+    }
+
+    /// Sends `frames` (whole Ethernet frames) from the sender end with tcpreplay, and
+    /// waits until the sink's kernel has delivered (or dropped) every one of them.
+    fn send(&self, frames: &[Vec<u8>]) {
+        let before = self.sink_delivered();
+        self.replay(frames);
+        let start = Instant::now();
+        while self.sink_delivered() < before + frames.len() as u64 {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the sink never received the {} packets sent",
+                frames.len()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends `frames` with tcpreplay and returns when tcpreplay is done.
+    fn replay(&self, frames: &[Vec<u8>]) {
+        let mut tcpreplay = self.start_replay(frames, &["--topspeed"]);
+        let status = tcpreplay.wait().expect("wait for tcpreplay");
+        assert!(status.success(), "tcpreplay failed: {status}");
+    }
+
+    /// Starts tcpreplay on `frames` with `options` in the sender namespace.
+    fn start_replay(&self, frames: &[Vec<u8>], options: &[&str]) -> Child {
+        let packets: Vec<(u64, Vec<u8>)> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (1_700_000_000_000_000_000 + i as u64 * 1000, f.clone()))
+            .collect();
+        let file = self.path("send.pcap");
+        fs::write(
+            &file,
+            capgen::pcap_bytes(capgen::PcapFormat::ethernet(), &packets),
+        )
+        .expect("write send.pcap");
+        Command::new("ip")
+            .args(["netns", "exec", &self.sender, "tcpreplay", "-q"])
+            .args(options)
+            .arg("-i")
+            .arg(&self.sender_if)
+            .arg(&file)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start tcpreplay")
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in [&self.sender, &self.sink] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A spandump process this test started; killed on drop if still running.
+struct Spandump {
+    child: Child,
+    stderr_path: PathBuf,
+    exited: Option<std::process::ExitStatus>,
+}
+
+impl Spandump {
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    fn wait_for_stderr(&mut self, text: &str) {
+        let start = Instant::now();
+        while !self.stderr().contains(text) {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("spandump exited ({status}) early:\n{}", self.stderr());
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "no {text:?} from spandump:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends a signal to this process (by its PID only).
+    fn signal(&self, signal: &str) {
+        sh("kill", &[signal, &self.child.id().to_string()]);
+    }
+
+    /// Waits for the process to end by itself; returns (exit code, stderr).
+    fn wait(&mut self) -> (i32, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "spandump did not stop:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        self.exited = Some(status);
+        (status.code().unwrap_or(-1), self.stderr())
+    }
+
+    /// SIGINT, then waits; asserts the clean exit.
+    fn interrupt(&mut self) -> String {
+        self.signal("-INT");
+        let (code, stderr) = self.wait();
+        assert_eq!(code, 0, "exit code after SIGINT:\n{stderr}");
+        stderr
+    }
+}
+
+impl Drop for Spandump {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Waits until the pcap file at `path` holds `n` complete records.
+fn wait_for_records(path: &Path, n: usize, spandump: &Spandump) {
+    let start = Instant::now();
+    loop {
+        let bytes = fs::read(path).unwrap_or_default();
+        if let Ok(c) = read_capture_bytes(&bytes)
+            && c.records.len() >= n
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{} never held {n} frames:\n{}",
+            path.display(),
+            spandump.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The `N packets dropped by kernel` count of the summary.
+fn kernel_drops(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("spandump: ")?
+                .strip_suffix(" packets dropped by kernel")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no kernel drops line:\n{stderr}"))
+}
+
+/// One mirrored packet: what goes on the wire and the inner frame spandump must write.
+struct Mirrored {
+    wire: Vec<u8>,
+    inner: Vec<u8>,
+    key: Option<u32>,
+    session: Option<u16>,
+}
+
+fn v6(s: &str) -> [u8; 16] {
+    s.parse::<std::net::Ipv6Addr>().expect("v6").octets()
+}
+
+fn outer(gre: &Gre, payload: &[u8], ipv6: bool) -> Vec<u8> {
+    if ipv6 {
+        let ip = capgen::ipv6_gre(v6(SENDER_V6), v6(SINK_V6), gre, payload);
+        Ethernet::new(ethertype::IPV6)
+            .macs(SENDER_MAC, SINK_MAC)
+            .build(&ip)
+    } else {
+        let ip = capgen::ipv4_gre(SENDER_V4, SINK_V4, gre, payload);
+        Ethernet::new(ethertype::IPV4)
+            .macs(SENDER_MAC, SINK_MAC)
+            .build(&ip)
+    }
+}
+
+/// A mix of what mirrors send: gretap with keys 99 and 7, ERSPAN II and III in
+/// sessions 77 and 5, L3 GRE, in sizes from 60 to 1400 bytes.
+fn mixed(ipv6: bool, count: usize) -> Vec<Mirrored> {
+    (0..count)
+        .map(|i| {
+            let inner = capgen::eth_udp_sized(60 + (i * 97) % 1340, i as u8);
+            let seq = i as u32;
+            match i % 6 {
+                0 | 3 => {
+                    let key = if i % 6 == 0 { 99 } else { 7 };
+                    let gre = Gre::new(ethertype::TEB).key(key);
+                    Mirrored {
+                        wire: outer(&gre, &inner, ipv6),
+                        inner,
+                        key: Some(key),
+                        session: None,
+                    }
+                }
+                1 | 4 => {
+                    let session = if i % 6 == 1 { 77 } else { 5 };
+                    let gre = Gre::new(ethertype::ERSPAN_II).seq(seq);
+                    let payload = ErspanII::new(session, 0x1234).build(&inner);
+                    Mirrored {
+                        wire: outer(&gre, &payload, ipv6),
+                        inner,
+                        key: None,
+                        session: Some(session),
+                    }
+                }
+                2 => {
+                    let gre = Gre::new(ethertype::ERSPAN_III).seq(seq);
+                    let payload = ErspanIII::new(77).build(&inner);
+                    Mirrored {
+                        wire: outer(&gre, &payload, ipv6),
+                        inner,
+                        key: None,
+                        session: Some(77),
+                    }
+                }
+                _ => {
+                    let ip = capgen::ipv4_icmp_echo([192, 0, 2, 7], [192, 0, 2, 8], i as u16, 64);
+                    let gre = Gre::new(ethertype::IPV4);
+                    Mirrored {
+                        wire: outer(&gre, &ip, ipv6),
+                        inner: capgen::synthesized_ethernet(&ip),
+                        key: None,
+                        session: None,
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+fn wires(m: &[Mirrored]) -> Vec<Vec<u8>> {
+    m.iter().map(|m| m.wire.clone()).collect()
+}
+
+fn inners<'a>(m: impl IntoIterator<Item = &'a Mirrored>) -> Vec<Vec<u8>> {
+    m.into_iter().map(|m| m.inner.clone()).collect()
+}
+
+/// Every inner frame, byte for byte, and the filters select exactly, for one family.
+fn frames_and_filters(ipv6: bool) {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let addr = if ipv6 { SINK_V6 } else { "198.51.100.2" };
+    let all_path = net.path("all.pcap");
+    let key_path = net.path("key99.pcap");
+    let session_path = net.path("session77.pcapng");
+    let all_file = all_path.to_str().unwrap();
+    let key_file = key_path.to_str().unwrap();
+    let session_file = session_path.to_str().unwrap();
+    // Each raw socket gets its own copy of every packet: three filters, one burst.
+    let mut all = net.spandump("all", &["--listen", addr, "-w", all_file]);
+    let mut key = net.spandump("key", &["--listen", addr, "--key", "99", "-w", key_file]);
+    let mut session = net.spandump(
+        "session",
+        &["--listen", addr, "--session", "77", "-w", session_file],
+    );
+    let sent = mixed(ipv6, 60);
+    net.send(&wires(&sent));
+    wait_for_records(&all_path, sent.len(), &all);
+
+    let context = if ipv6 { "IPv6" } else { "IPv4" };
+    let stderr = all.interrupt();
+    let summary = parse_summary(&stderr).unwrap();
+    assert_eq!(
+        (summary.read, summary.written, summary.skipped),
+        (60, 60, 0),
+        "{stderr}"
+    );
+    assert_eq!(kernel_drops(&stderr), 0);
+    let got = read_capture(&all_path);
+    assert!(got.nanos, "live capture keeps the kernel's nanoseconds");
+    common::assert_frames_eq(context, &got.frames(), &inners(&sent));
+    let mut last = 0;
+    for r in &got.records {
+        assert!(r.ts_ns >= last, "timestamps go forward");
+        last = r.ts_ns;
+    }
+
+    let want_key = inners(sent.iter().filter(|m| m.key == Some(99)));
+    wait_for_records(&key_path, want_key.len(), &key);
+    let stderr = key.interrupt();
+    let summary = parse_summary(&stderr).unwrap();
+    assert_eq!((summary.written, summary.filtered), (10, 50), "{stderr}");
+    common::assert_frames_eq(context, &read_capture(&key_path).frames(), &want_key);
+
+    let want_session = inners(sent.iter().filter(|m| m.session == Some(77)));
+    wait_for_records(&session_path, want_session.len(), &session);
+    session.interrupt();
+    let got = read_capture(&session_path);
+    assert!(got.pcapng);
+    common::assert_frames_eq(context, &got.frames(), &want_session);
+}
+
+#[test]
+fn ipv4_writes_exactly_the_inner_frames_and_filters_select() {
+    frames_and_filters(false);
+}
+
+#[test]
+fn ipv6_writes_exactly_the_inner_frames_and_filters_select() {
+    frames_and_filters(true);
+}
+
+/// Frames the socket already holds when SIGINT arrives are written, and the file is
+/// complete: SIGINT comes as soon as the kernel delivered the packets, with no wait
+/// for spandump.
+#[test]
+fn sigint_drains_the_socket_and_flushes_a_complete_file() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let path = net.path("out.pcap");
+    let mut spandump = net.spandump(
+        "sigint",
+        &["--listen", "198.51.100.2", "-w", path.to_str().unwrap()],
+    );
+    // Stopped, spandump cannot read while the packets arrive: all of them wait in the
+    // socket, and only the drain after SIGINT can write them.
+    spandump.signal("-STOP");
+    let sent = mixed(false, 200);
+    net.send(&wires(&sent));
+    spandump.signal("-INT");
+    spandump.signal("-CONT");
+    let (code, stderr) = spandump.wait();
+    assert_eq!(code, 0, "{stderr}");
+    let summary = parse_summary(&stderr).unwrap();
+    assert_eq!((summary.read, summary.written), (200, 200), "{stderr}");
+    common::assert_frames_eq(
+        "after SIGINT",
+        &read_capture(&path).frames(),
+        &inners(&sent),
+    );
+}
+
+/// SIGINT while the mirror keeps sending: the drain ends at the stop, not when the
+/// traffic does.
+#[test]
+fn sigint_stops_promptly_under_continuous_traffic() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let path = net.path("out.pcap");
+    let mut spandump = net.spandump(
+        "steady",
+        &["--listen", "198.51.100.2", "-w", path.to_str().unwrap()],
+    );
+    // 20 000 packets at 2000 per second: 10 s of traffic, far longer than the test.
+    let sent = mixed(false, 60);
+    let frames: Vec<Vec<u8>> = wires(&sent).into_iter().cycle().take(20_000).collect();
+    let mut tcpreplay = net.start_replay(&frames, &["--pps", "2000"]);
+    wait_for_records(&path, 100, &spandump);
+    let stopped = Instant::now();
+    let stderr = spandump.interrupt();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "took {:?} to stop",
+        stopped.elapsed()
+    );
+    // `ip netns exec` execs tcpreplay: this PID is the one we started.
+    let _ = tcpreplay.kill();
+    let _ = tcpreplay.wait();
+    let summary = parse_summary(&stderr).unwrap();
+    let got = read_capture(&path);
+    assert_eq!(got.records.len() as u64, summary.written);
+    assert!(
+        summary.written >= 100 && summary.written < 20_000,
+        "{stderr}"
+    );
+    let want: Vec<Vec<u8>> = sent
+        .iter()
+        .map(|m| m.inner.clone())
+        .cycle()
+        .take(got.records.len())
+        .collect();
+    common::assert_frames_eq("continuous", &got.frames(), &want);
+}
+
+#[test]
+fn count_stops_after_n_frames() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let path = net.path("out.pcap");
+    let mut spandump = net.spandump(
+        "count",
+        &[
+            "--listen",
+            "198.51.100.2",
+            "-c",
+            "25",
+            "-w",
+            path.to_str().unwrap(),
+        ],
+    );
+    let sent = mixed(false, 60);
+    // Once spandump stopped, the kernel answers the rest with ICMP: no delivery to wait for.
+    net.replay(&wires(&sent));
+    let (code, stderr) = spandump.wait();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(parse_summary(&stderr).unwrap().written, 25);
+    common::assert_frames_eq("-c 25", &read_capture(&path).frames(), &inners(&sent[..25]));
+}
+
+/// `-w -` into `tshark -r -`: the header goes out at once, every frame arrives.
+#[test]
+fn stdout_pipe_into_tshark_reads_every_frame() {
+    if !root_or_skip() || !common::have_tool("tshark") {
+        return;
+    }
+    let net = Net::new();
+    let mut spandump = net.spandump_with(
+        "pipe",
+        &["--listen", "198.51.100.2", "--key", "99", "-w", "-"],
+        Stdio::piped(),
+    );
+    let stdout = spandump.child.stdout.take().expect("stdout");
+    let tshark = Command::new("tshark")
+        .args([
+            "-n",
+            "-r",
+            "-",
+            "-T",
+            "fields",
+            "-e",
+            "frame.len",
+            "-e",
+            "eth.src",
+        ])
+        .stdin(stdout)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tshark");
+    let sent = mixed(false, 60);
+    net.send(&wires(&sent));
+    let want: Vec<Vec<u8>> = inners(sent.iter().filter(|m| m.key == Some(99)));
+    let stderr = spandump.interrupt();
+    assert_eq!(parse_summary(&stderr).unwrap().written, want.len() as u64);
+    let out = tshark.wait_with_output().expect("tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = want
+        .iter()
+        .map(|f| {
+            let mac = f[6..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            format!("{}\t{mac}", f.len())
+        })
+        .collect();
+    assert_eq!(lines, expected);
+}
+
+/// A tiny receive buffer under a burst: every packet is either written or reported as
+/// dropped by the kernel.
+#[test]
+fn drops_are_counted_and_add_up() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let path = net.path("out.pcap");
+    let mut spandump = net.spandump(
+        "drops",
+        &[
+            "--listen",
+            "198.51.100.2",
+            "-B",
+            "1",
+            "-w",
+            path.to_str().unwrap(),
+        ],
+    );
+    spandump.signal("-STOP");
+    let sent = mixed(false, 100);
+    net.send(&wires(&sent));
+    spandump.signal("-INT");
+    spandump.signal("-CONT");
+    let (code, stderr) = spandump.wait();
+    assert_eq!(code, 0, "{stderr}");
+    let written = read_capture(&path).records.len() as u64;
+    let drops = kernel_drops(&stderr);
+    assert!(drops > 0, "a 1 KiB buffer must overflow:\n{stderr}");
+    assert_eq!(written + drops, 100, "{stderr}");
+    assert_eq!(parse_summary(&stderr).unwrap().written, written);
+}
+
+#[test]
+fn refuses_without_cap_net_raw_and_off_host_addresses() {
+    if !root_or_skip() || !common::have_tool("setpriv") {
+        return;
+    }
+    let net = Net::new();
+    #[rustfmt::skip]
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &net.sink, "setpriv", "--reuid", "65534", "--regid", "65534",
+            "--clear-groups", "--inh-caps=-all", common::spandump_bin(), "--listen", "198.51.100.2",
+        ])
+        .output()
+        .expect("run spandump");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "spandump: cannot open raw GRE socket on 198.51.100.2: Operation not permitted \
+         (run as root or grant CAP_NET_RAW: setcap cap_net_raw+ep $(command -v spandump))\n"
+    );
+
+    let out = Command::new("ip")
+        .args(["netns", "exec", &net.sink, common::spandump_bin()])
+        .args(["--listen", "198.51.100.9"])
+        .output()
+        .expect("run spandump");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot bind raw GRE socket to 198.51.100.9: Cannot assign requested address (198.51.100.9 is not an address of this host"),
+        "{stderr}"
+    );
+}
+
+/// `-Z` runs the capture as the named user, with the socket and file opened before.
+#[test]
+fn drop_privileges_after_opening() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let path = net.path("out.pcap");
+    let mut spandump = net.spandump(
+        "user",
+        &[
+            "--listen",
+            "198.51.100.2",
+            "-Z",
+            "nobody",
+            "-w",
+            path.to_str().unwrap(),
+        ],
+    );
+    let status = fs::read_to_string(format!("/proc/{}/status", spandump.child.id())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uid.split_whitespace().nth(2), Some("65534"), "{uid}");
+    let sent = mixed(false, 12);
+    net.send(&wires(&sent));
+    wait_for_records(&path, 12, &spandump);
+    spandump.interrupt();
+    common::assert_frames_eq("-Z nobody", &read_capture(&path).frames(), &inners(&sent));
+}
+
+#[test]
+fn read_and_listen_are_exclusive() {
+    let run = common::run(&["-r", "x.pcap", "--listen", "198.51.100.2"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    common::run::<&str>(&[]).expect_code(2);
+    common::run(&["--listen", "not-an-address"]).expect_code(2);
+}
