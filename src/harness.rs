@@ -92,3 +92,88 @@ pub fn capture_file(data: &[u8]) -> Result<Stats, String> {
     }
     Ok(first.unwrap_or_default())
 }
+
+/// Appends `v` in the chosen byte order (capture headers built for the fuzzer).
+fn put_u16(out: &mut Vec<u8>, v: u16, big_endian: bool) {
+    out.extend_from_slice(&if big_endian {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    });
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32, big_endian: bool) {
+    out.extend_from_slice(&if big_endian {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    });
+}
+
+/// Classic pcap records behind a valid file header, so the fuzzer spends its time on
+/// record headers (caplen, orig_len, timestamps) instead of rediscovering the magic.
+/// The first byte picks the link type (bits 0-2), big-endian (bit 3) and nanosecond
+/// (bit 4) magic; the rest follows the 24-byte file header as it is.
+pub fn pcap_records(data: &[u8]) -> Result<Stats, String> {
+    let Some((&selector, records)) = data.split_first() else {
+        return Ok(Stats::default());
+    };
+    let link = LINK_TYPES[usize::from(selector) % LINK_TYPES.len()];
+    let be = selector & 0x08 != 0;
+    let magic: u32 = if selector & 0x10 != 0 {
+        0xA1B2_3C4D
+    } else {
+        0xA1B2_C3D4
+    };
+    let mut file = Vec::with_capacity(24 + records.len());
+    put_u32(&mut file, magic, be);
+    put_u16(&mut file, 2, be);
+    put_u16(&mut file, 4, be);
+    put_u32(&mut file, 0, be);
+    put_u32(&mut file, 0, be);
+    put_u32(&mut file, DEFAULT_SNAPLEN, be);
+    put_u32(&mut file, link.linktype(), be);
+    file.extend_from_slice(records);
+    capture_file(&file)
+}
+
+/// pcapng blocks behind a valid section header and one interface description, so the
+/// fuzzer works on packet, interface and other blocks (and further sections) rather
+/// than on the file magic. The first byte picks the interface's link type (bits 0-2),
+/// the section's byte order (bit 3) and an `if_tsresol` of 9 (bit 4); the rest
+/// follows the two blocks as it is.
+pub fn pcapng_blocks(data: &[u8]) -> Result<Stats, String> {
+    let Some((&selector, blocks)) = data.split_first() else {
+        return Ok(Stats::default());
+    };
+    let link = LINK_TYPES[usize::from(selector) % LINK_TYPES.len()];
+    let be = selector & 0x08 != 0;
+    let nanos = selector & 0x10 != 0;
+    let mut file = Vec::with_capacity(64 + blocks.len());
+    // Section header block: type (the same in both byte orders), length 28,
+    // byte-order magic, version 1.0, section length -1, length again.
+    put_u32(&mut file, 0x0A0D_0D0A, be);
+    put_u32(&mut file, 28, be);
+    put_u32(&mut file, 0x1A2B_3C4D, be);
+    put_u16(&mut file, 1, be);
+    put_u16(&mut file, 0, be);
+    file.extend_from_slice(&[0xFF; 8]);
+    put_u32(&mut file, 28, be);
+    // Interface description block: link type, reserved, snaplen, then (for ns)
+    // if_tsresol = 9 (code 9, length 1, padded) and the end of options.
+    let idb_len: u32 = if nanos { 32 } else { 20 };
+    put_u32(&mut file, 1, be);
+    put_u32(&mut file, idb_len, be);
+    put_u16(&mut file, link.linktype() as u16, be);
+    put_u16(&mut file, 0, be);
+    put_u32(&mut file, DEFAULT_SNAPLEN, be);
+    if nanos {
+        put_u16(&mut file, 9, be);
+        put_u16(&mut file, 1, be);
+        file.extend_from_slice(&[9, 0, 0, 0]);
+        put_u32(&mut file, 0, be);
+    }
+    put_u32(&mut file, idb_len, be);
+    file.extend_from_slice(blocks);
+    capture_file(&file)
+}

@@ -84,13 +84,30 @@ fn every_outer_packet_and_its_prefixes() {
 #[test]
 fn fuzz_corpora_and_regressions() {
     let fuzz = root().join("fuzz");
-    for (target, run) in [
+    let targets = [
         (
             "outer_packet",
             (|b: &[u8]| drop(harness::outer_packet(b))) as fn(&[u8]),
         ),
         ("capture_file", |b: &[u8]| drop(harness::capture_file(b))),
-    ] {
+        ("pcap_records", |b: &[u8]| drop(harness::pcap_records(b))),
+        ("pcapng_blocks", |b: &[u8]| drop(harness::pcapng_blocks(b))),
+    ];
+    // A new fuzz target must be added here, or its corpus is never replayed.
+    let mut on_disk: Vec<String> = files_in(&fuzz.join("fuzz_targets"))
+        .iter()
+        .filter_map(|p| Some(p.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = targets.iter().map(|(t, _)| t.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "fuzz/fuzz_targets/ and this table differ");
+    for (target, run) in targets {
+        // Every target has a seeded corpus: an empty one means a renamed directory.
+        assert!(
+            !files_in(&fuzz.join("corpus").join(target)).is_empty(),
+            "fuzz/corpus/{target} is empty or missing"
+        );
         for dir in [
             fuzz.join("corpus").join(target),
             fuzz.join("regressions").join(target),
@@ -99,5 +116,35 @@ fn fuzz_corpora_and_regressions() {
                 run(&fs::read(&file).unwrap());
             }
         }
+    }
+}
+
+#[test]
+fn reader_harnesses_build_valid_headers() {
+    // Behind the header pcap_records / pcapng_blocks put in front, a capture's own
+    // records (or whole pcapng sections) decode exactly as the file itself does, in
+    // both byte orders of the synthetic header.
+    let pcap = fs::read(root().join("testdata/zeek-erspanIII.pcap")).unwrap();
+    assert_eq!(
+        &pcap[..4],
+        &[0xD4, 0xC3, 0xB2, 0xA1],
+        "µs little-endian pcap"
+    );
+    let whole = harness::capture_file(&pcap).unwrap();
+    assert!(whole.frames_written > 0);
+    let mut input = vec![0u8]; // Ethernet, little-endian, µs
+    input.extend_from_slice(&pcap[24..]);
+    assert_eq!(harness::pcap_records(&input).unwrap(), whole);
+    let pcapng = fs::read(root().join("testdata/tcpdump-nhrp.pcapng")).unwrap();
+    let whole = harness::capture_file(&pcapng).unwrap();
+    assert!(whole.outer_packets > 0);
+    for selector in [0u8, 0x08, 0x10, 0x18] {
+        let mut input = vec![selector];
+        input.extend_from_slice(&pcapng);
+        assert_eq!(
+            harness::pcapng_blocks(&input).unwrap(),
+            whole,
+            "{selector:#x}"
+        );
     }
 }

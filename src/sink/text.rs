@@ -1220,8 +1220,17 @@ impl<W: Write> Line<'_, W> {
             write!(self.out, "{src} > {dst}: ")?;
             ctx.addrs_done = true;
         }
+        let exts = ip.extensions();
+        let validated = exts.slice().len();
+        let mut iter = exts.clone().into_iter();
         let mut ext_len = 0;
-        for ext in ip.extensions().clone() {
+        // etherparse 0.21's iterator does not stop at the end of the headers its lax
+        // parse validated: asked for one more, it reads past the slice (undefined
+        // behaviour; fuzz/regressions/outer_packet/text-etherparse-ipv6-ext-iter-oob).
+        while ext_len < validated {
+            let Some(ext) = iter.next() else {
+                break;
+            };
             match &ext {
                 Ipv6ExtensionSlice::HopByHop(_) => self.out.write_all(b"HBH ")?,
                 Ipv6ExtensionSlice::DestinationOptions(_) => self.out.write_all(b"DSTOPT ")?,

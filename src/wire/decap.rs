@@ -288,10 +288,7 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
     if header.legacy_bits() != 0 {
         notes.insert(Note::GreLegacyBits);
     }
-    if checksum.is_some()
-        && gre_bytes.len() == wire_len
-        && gre::internet_checksum(gre_bytes) != 0
-    {
+    if checksum.is_some() && gre_bytes.len() == wire_len && gre::internet_checksum(gre_bytes) != 0 {
         notes.insert(Note::GreChecksumBad);
     }
     let payload = header.payload();

@@ -438,3 +438,57 @@ pub fn assert_frames_eq(context: &str, got: &[&[u8]], want: &[Vec<u8>]) {
         );
     }
 }
+
+/// One spandump run on a capture held in memory (`spandump -r IN -w OUT.pcap ARGS`).
+pub struct FileRun {
+    pub run: Run,
+    /// The output file as read back; `None` when spandump left none (or an unreadable
+    /// one: `output_error` says why).
+    pub out: Option<Capture>,
+    pub output_error: Option<String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl FileRun {
+    /// The written capture; panics with stderr if there is none.
+    pub fn capture(&self) -> &Capture {
+        match &self.out {
+            Some(c) => c,
+            None => panic!(
+                "spandump {}: no readable output ({:?}); stderr:\n{}",
+                self.run.args.join(" "),
+                self.output_error,
+                self.run.stderr
+            ),
+        }
+    }
+}
+
+/// Writes `input` to a temporary `name`, runs spandump on it writing a pcap, and
+/// reads the output back (whatever the exit code).
+pub fn run_on_bytes(input: &[u8], name: &str, args: &[&str]) -> FileRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inp = write_file(dir.path(), name, input);
+    let out = dir.path().join("out.pcap");
+    let mut argv: Vec<String> = vec![
+        "-r".into(),
+        inp.display().to_string(),
+        "-w".into(),
+        out.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let run = run(&argv);
+    let (out, output_error) = match std::fs::read(&out) {
+        Ok(bytes) => match read_capture_bytes(&bytes) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e)),
+        },
+        Err(e) => (None, Some(e.to_string())),
+    };
+    FileRun {
+        run,
+        out,
+        output_error,
+        dir,
+    }
+}
