@@ -6,7 +6,10 @@ mod cli;
 
 use clap::Parser;
 use cli::Input;
-use spandump::capture::{FileSource, RawGreSocket, Source, raw_socket, sys};
+use spandump::TsPrecision;
+use spandump::capture::{
+    CaptureError, FileSource, RawGreSocket, Received, Source, raw_socket, sys,
+};
 use spandump::pipeline::{Config, Destination, Pipeline, RunError};
 use spandump::sink::{self, Output};
 use std::fs::File;
@@ -41,13 +44,24 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        // So that a read blocked on an idle pipe (`-r -`) returns on Ctrl-C.
+        sys::interrupt_blocking_calls(signal)
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     }
     match input {
         Input::File(path) => {
-            let mut source = FileSource::open(path).map_err(|e| chain(&e))?;
+            let source = match FileSource::open_interruptible(path, Some(Arc::clone(&stop))) {
+                Ok(source) => Some(source),
+                // Ctrl-C before the file header arrived: an empty output and a summary.
+                Err(CaptureError::Interrupted { .. }) => None,
+                Err(e) => return Err(chain(&e)),
+            };
             let output = open_output(config)?;
             drop_privileges(user)?;
-            run_pipeline(config, &mut source, output, &stop)
+            match source {
+                Some(mut source) => run_pipeline(config, &mut source, output, &stop),
+                None => run_pipeline(config, &mut NoPackets, output, &stop),
+            }
         }
         Input::Listen(options) => {
             for module in raw_socket::icmp_answering_gre_modules() {
@@ -95,6 +109,21 @@ where
     let result = pipeline.run(source, stop);
     eprint!("{}", pipeline.stats().summary());
     result.map_err(|e| chain(&e))
+}
+
+/// The input of a run stopped before its file header arrived: nothing to read.
+struct NoPackets;
+
+impl Source for NoPackets {
+    type Error = CaptureError;
+
+    fn next_packet(&mut self, _: &AtomicBool) -> Result<Option<Received<'_>>, CaptureError> {
+        Ok(None)
+    }
+
+    fn precision(&self) -> TsPrecision {
+        TsPrecision::Micro
+    }
 }
 
 /// `-Z USER`, once the source and the output are open.

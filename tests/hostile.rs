@@ -632,14 +632,25 @@ fn sigint_at_any_moment_leaves_a_readable_output() {
     ];
     for (i, &moment) in moments.iter().enumerate() {
         let pcapng = i % 2 == 1;
-        sigint_after(&file, &frames, moment, pcapng);
+        sigint_after(&file, &frames, moment, pcapng, false);
+    }
+}
+
+#[test]
+fn sigint_while_reading_an_idle_pipe_stops_at_once() {
+    // The writer keeps the FIFO open but sends nothing more: the read is blocked, and
+    // SIGINT alone must end it (no second Ctrl-C, no more input), with a complete file.
+    let (file, frames) = large_capture();
+    for (moment, pcapng) in [(3, false), (24 + 5, true), (200_001, false)] {
+        sigint_after(&file, &frames, moment, pcapng, true);
     }
 }
 
 /// Feeds `file` to spandump through a FIFO, sends SIGINT once `moment` bytes have been
-/// written, then keeps feeding a little at a time until spandump exits.
-fn sigint_after(file: &[u8], frames: &[Vec<u8>], moment: usize, pcapng: bool) {
-    let case = format!("SIGINT after {moment} bytes (pcapng output: {pcapng})");
+/// written, then keeps feeding a little at a time until spandump exits — or, when
+/// `idle`, feeds nothing more and keeps the FIFO open until spandump has exited.
+fn sigint_after(file: &[u8], frames: &[Vec<u8>], moment: usize, pcapng: bool, idle: bool) {
+    let case = format!("SIGINT after {moment} bytes (pcapng output: {pcapng}, idle: {idle})");
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.fifo");
     mkfifo(&fifo);
@@ -684,7 +695,9 @@ fn sigint_after(file: &[u8], frames: &[Vec<u8>], moment: usize, pcapng: bool) {
         .recv_timeout(DEADLINE)
         .unwrap_or_else(|_| panic!("{case}: the first {moment} bytes were not taken"));
     send_sigint(pid);
-    go.send(()).unwrap();
+    if !idle {
+        go.send(()).unwrap();
+    }
     let (done_tx, done_rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
         let out = child.wait_with_output();
@@ -698,6 +711,8 @@ fn sigint_after(file: &[u8], frames: &[Vec<u8>], moment: usize, pcapng: bool) {
         panic!("{case}: spandump did not stop");
     }
     let output = waiter.join().unwrap().unwrap();
+    // The idle feeder still holds the FIFO open: release it now.
+    let _ = go.send(());
     feeder.join().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(

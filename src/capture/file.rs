@@ -16,6 +16,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pcap_parser::pcap::parse_pcap_header;
 use pcap_parser::pcapng::{
@@ -79,6 +81,10 @@ const TSOFFSET_LEN: usize = 8;
 /// with the file name (`stdin` for `-`).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
+    /// A blocked read was interrupted by a signal after the stop flag was set (see
+    /// [`FileSource::set_interrupt`]): not a failure, the run is asked to stop.
+    #[error("{file}: reading interrupted")]
+    Interrupted { file: String },
     #[error("{file}: cannot open")]
     Open {
         file: String,
@@ -231,15 +237,26 @@ impl FileSource {
     /// For pcapng it also reads the interface descriptions that precede the first packet,
     /// so [`FileSource::precision`] is already right for ordinary files.
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
-        if path == Path::new("-") {
-            return FileSource::from_reader(Box::new(io::stdin()), "-");
-        }
-        let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| CaptureError::Open {
-            file: name.clone(),
-            source,
-        })?;
-        FileSource::from_reader(Box::new(file), &name)
+        FileSource::open_interruptible(path, None)
+    }
+
+    /// [`FileSource::open`], with the stop flag of [`FileSource::set_interrupt`] already
+    /// in force while the file header is read (a pipe may send nothing for a while).
+    pub fn open_interruptible(
+        path: &Path,
+        interrupt: Option<Arc<AtomicBool>>,
+    ) -> Result<FileSource, CaptureError> {
+        let (reader, name): (Box<dyn Read + Send>, String) = if path == Path::new("-") {
+            (Box::new(io::stdin()), "-".to_owned())
+        } else {
+            let name = path.display().to_string();
+            let file = File::open(path).map_err(|source| CaptureError::Open {
+                file: name.clone(),
+                source,
+            })?;
+            (Box::new(file), name)
+        };
+        FileSource::with_buffer(reader, &name, BUFFER_LEN, interrupt)
     }
 
     /// Any `Read` (used by tests and fuzzing); `name` is used in messages.
@@ -247,13 +264,14 @@ impl FileSource {
         reader: Box<dyn Read + Send>,
         name: &str,
     ) -> Result<FileSource, CaptureError> {
-        FileSource::with_buffer(reader, name, BUFFER_LEN)
+        FileSource::with_buffer(reader, name, BUFFER_LEN, None)
     }
 
     fn with_buffer(
         reader: Box<dyn Read + Send>,
         name: &str,
         buffer_len: usize,
+        interrupt: Option<Arc<AtomicBool>>,
     ) -> Result<FileSource, CaptureError> {
         let name = if name == "-" { "stdin" } else { name };
         let mut input = Input {
@@ -264,6 +282,7 @@ impl FileSource {
             end: 0,
             buf_offset: 0,
             eof: false,
+            interrupt,
         };
         input.fill(PCAP_FILE_HEADER_LEN)?;
         let head = input.unparsed();
@@ -355,6 +374,13 @@ impl FileSource {
         }))
     }
 
+    /// Lets a read blocked on an idle pipe end the run: once `flag` is set, a read that
+    /// a signal interrupted (EINTR) returns [`CaptureError::Interrupted`] instead of
+    /// being retried. The caller makes its stop signal interrupt system calls.
+    pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
+        self.input.interrupt = Some(flag);
+    }
+
     /// Finest timestamp precision seen so far: Nano for ns-magic pcap, or for pcapng
     /// interfaces whose if_tsresol is finer than microseconds; Micro otherwise.
     pub fn precision(&self) -> TsPrecision {
@@ -390,6 +416,8 @@ struct Input {
     end: usize,
     buf_offset: u64,
     eof: bool,
+    /// When set and a read fails with EINTR, stop instead of reading again.
+    interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Input {
@@ -447,7 +475,15 @@ impl Input {
                 Ok(0) => self.eof = true,
                 // `min` guards against a reader that claims more than it was given.
                 Ok(n) => self.end = (self.end + n).min(self.buf.len()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if self
+                        .interrupt
+                        .as_ref()
+                        .is_some_and(|f| f.load(Ordering::Relaxed))
+                    {
+                        return Err(CaptureError::Interrupted { file: self.file() });
+                    }
+                }
                 Err(source) => {
                     return Err(CaptureError::Read {
                         file: self.file(),
@@ -1488,7 +1524,7 @@ mod tests {
                 calls: 0,
             };
             let source =
-                FileSource::with_buffer(Box::new(trickle), "input.pcap", buffer_len).unwrap();
+                FileSource::with_buffer(Box::new(trickle), "input.pcap", buffer_len, None).unwrap();
             assert_eq!(read_all(source), whole, "buffer of {buffer_len} bytes");
         }
         whole.0.len()

@@ -73,7 +73,11 @@ impl Source for FileSource {
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        Ok(self.next_frame()?.map(Received::Frame))
+        match self.next_frame() {
+            // A read of an idle pipe interrupted by the stop signal: a clean end.
+            Err(CaptureError::Interrupted { .. }) => Ok(None),
+            result => Ok(result?.map(Received::Frame)),
+        }
     }
 
     fn precision(&self) -> TsPrecision {

@@ -38,6 +38,24 @@ pub fn set_int_option(
     }
 }
 
+/// Makes `signal` interrupt blocking system calls (they fail with EINTR) instead of
+/// having them restarted, keeping the handler already installed: a `read` blocked on
+/// an idle pipe then returns, and the reader can look at its stop flag.
+pub fn interrupt_blocking_calls(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: sigaction is plain old data; all zeroes is a valid value to be overwritten.
+    let mut action: libc::sigaction = unsafe { mem::zeroed() };
+    // SAFETY: a null new action only reads the installed one into `action`, a live local.
+    if unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut action) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    action.sa_flags &= !libc::SA_RESTART;
+    // SAFETY: reinstalls the same handler, mask and flags, with SA_RESTART cleared.
+    if unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `SO_MEMINFO` (asm-generic/socket.h; the same number on every Linux architecture
 /// that defines it), which libc does not export.
 const SO_MEMINFO: libc::c_int = 55;
