@@ -82,7 +82,7 @@ const TSOFFSET_LEN: usize = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// A blocked read was interrupted by a signal after the stop flag was set (see
-    /// [`FileSource::set_interrupt`]): not a failure, the run is asked to stop.
+    /// [`FileSource::open_interruptible`]): not a failure, the run is asked to stop.
     #[error("{file}: reading interrupted")]
     Interrupted { file: String },
     #[error("{file}: cannot open")]
@@ -240,8 +240,11 @@ impl FileSource {
         FileSource::open_interruptible(path, None)
     }
 
-    /// [`FileSource::open`], with the stop flag of [`FileSource::set_interrupt`] already
-    /// in force while the file header is read (a pipe may send nothing for a while).
+    /// [`FileSource::open`] for a run that a stop flag can end: once `interrupt` is set,
+    /// a read that a signal interrupted (EINTR) returns [`CaptureError::Interrupted`]
+    /// instead of being retried, so a read blocked on an idle pipe (even before the
+    /// file header arrived) ends the run. The caller makes its stop signal interrupt
+    /// system calls.
     pub fn open_interruptible(
         path: &Path,
         interrupt: Option<Arc<AtomicBool>>,
@@ -372,13 +375,6 @@ impl FileSource {
             data: &self.input.buf[packet.data_start..packet.data_start + packet.data_len],
             orig_len: packet.orig_len,
         }))
-    }
-
-    /// Lets a read blocked on an idle pipe end the run: once `flag` is set, a read that
-    /// a signal interrupted (EINTR) returns [`CaptureError::Interrupted`] instead of
-    /// being retried. The caller makes its stop signal interrupt system calls.
-    pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
-        self.input.interrupt = Some(flag);
     }
 
     /// Finest timestamp precision seen so far: Nano for ns-magic pcap, or for pcapng
