@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use spandump::capture::FileSource;
-use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination, Pipeline};
+use spandump::pipeline::{Config, Pipeline};
 use spandump::sink::Format;
 use spandump::wire::decap::decapsulate_gre;
 use spandump::wire::ip::parse_ipv4;
@@ -105,18 +105,7 @@ fn pipeline(c: &mut Criterion) {
         let pkts = packets(inner_len, 30_000);
         // Leaked so the reader can borrow it for 'static without a copy per iteration.
         let file: &'static [u8] = Box::leak(pcap_file(&pkts).into_boxed_slice());
-        let config = Config {
-            input: "-".into(),
-            destination: Destination::Stdout,
-            format: Format::Pcap,
-            nano: false,
-            snaplen: DEFAULT_SNAPLEN,
-            count: None,
-            packet_buffered: false,
-            filter: Default::default(),
-            text: Default::default(),
-            reassembly: Default::default(),
-        };
+        let config = Config::new(Format::Pcap);
         group.throughput(Throughput::Elements(pkts.len() as u64));
         group.bench_function(BenchmarkId::new("pcap_to_pcap", inner_len), |b| {
             b.iter(|| {

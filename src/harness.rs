@@ -4,7 +4,7 @@
 //! Each takes arbitrary bytes and must return, never panic or hang.
 
 use crate::capture::{FileSource, OuterFrame};
-use crate::pipeline::{Config, DEFAULT_SNAPLEN, Destination, Pipeline};
+use crate::pipeline::{Config, DEFAULT_SNAPLEN, Pipeline};
 use crate::sink::Format;
 use crate::sink::text::{TextOptions, TimeFormat};
 use crate::stats::Stats;
@@ -27,21 +27,14 @@ pub const LINK_TYPES: [LinkType; 8] = [
 
 fn config(format: Format) -> Config {
     Config {
-        input: "-".into(),
-        destination: Destination::Stdout,
-        format,
-        nano: false,
-        snaplen: DEFAULT_SNAPLEN,
-        count: None,
-        packet_buffered: false,
-        filter: Default::default(),
+        // The most detailed text line, so the printer's every branch is fuzzed.
         text: TextOptions {
             link_header: true,
             verbose: 2,
             time: TimeFormat::Epoch,
             ..TextOptions::default()
         },
-        reassembly: Default::default(),
+        ..Config::new(format)
     }
 }
 

@@ -61,6 +61,23 @@ pub struct Config {
 }
 
 impl Config {
+    /// A run with tcpdump's defaults: read stdin, write `format` to stdout, snaplen
+    /// 262144, no filter, no count, block-buffered output.
+    pub fn new(format: Format) -> Config {
+        Config {
+            input: "-".into(),
+            destination: Destination::Stdout,
+            format,
+            nano: false,
+            snaplen: DEFAULT_SNAPLEN,
+            count: None,
+            packet_buffered: false,
+            filter: Filter::default(),
+            text: TextOptions::default(),
+            reassembly: reassembly::Limits::default(),
+        }
+    }
+
     /// Whether the output is text lines rather than a capture file.
     pub fn write_is_text(&self) -> bool {
         self.format == Format::Text

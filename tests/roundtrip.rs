@@ -10,7 +10,7 @@ use common::read_capture_bytes;
 use proptest::prelude::*;
 use spandump::capture::FileSource;
 use spandump::harness;
-use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination, Pipeline};
+use spandump::pipeline::{Config, Pipeline};
 use spandump::sink::{self, Format};
 use spandump::wire::decap::{DecapError, Encap, PayloadKind, decapsulate_gre};
 use spandump::wire::erspan::{Direction, ErspanError, ErspanII, ErspanIII};
@@ -431,18 +431,7 @@ impl Write for SharedBuf {
 /// Runs a capture file held in memory through the reader and the pipeline into a pcap
 /// held in memory.
 fn run_pipeline(file: &[u8]) -> (spandump::stats::Stats, Vec<u8>) {
-    let config = Config {
-        input: "-".into(),
-        destination: Destination::Stdout,
-        format: Format::Pcap,
-        nano: false,
-        snaplen: DEFAULT_SNAPLEN,
-        count: None,
-        packet_buffered: false,
-        filter: Default::default(),
-        text: Default::default(),
-        reassembly: Default::default(),
-    };
+    let config = Config::new(Format::Pcap);
     let out = SharedBuf::default();
     let mut source =
         FileSource::from_reader(Box::new(Cursor::new(file.to_vec())), "test").expect("header");
