@@ -19,6 +19,7 @@ use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// Default snapshot length, as tcpdump's.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
@@ -58,6 +59,12 @@ pub struct Config {
     pub filter: Filter,
     pub text: TextOptions,
     pub reassembly: reassembly::Limits,
+    /// `--list-sessions`: count and tabulate the sessions, write no frames.
+    pub list_sessions: bool,
+    /// `--stats-json`: where the JSON Lines counters go.
+    pub stats_json: Option<Destination>,
+    /// `--stats-interval`: how often a JSON line is written while running.
+    pub stats_interval: Option<Duration>,
 }
 
 impl Config {
@@ -75,6 +82,9 @@ impl Config {
             filter: Filter::default(),
             text: TextOptions::default(),
             reassembly: reassembly::Limits::default(),
+            list_sessions: false,
+            stats_json: None,
+            stats_interval: None,
         }
     }
 
@@ -95,32 +105,64 @@ pub enum RunError {
     Output { name: String, source: io::Error },
 }
 
-/// A run in progress: the counters stay readable whatever happens.
-pub struct Pipeline<'c> {
+/// Where the frames a [`Decoder`] keeps go: written on the spot ([`DirectWriter`], one
+/// thread), or handed to a writer thread (live capture with several threads).
+pub trait Emit {
+    /// Starts the output at once (live sources: a reader at the other end of a pipe
+    /// starts before the first frame).
+    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError>;
+    /// Takes one kept frame; counts it in `stats` as written (or as dropped).
+    fn frame(
+        &mut self,
+        record: &Record<'_>,
+        precision: TsPrecision,
+        stats: &mut Stats,
+    ) -> Result<(), RunError>;
+    /// The source ran dry for now: push out what is buffered.
+    fn idle(&mut self) -> Result<(), RunError>;
+    /// No more frames are wanted (`-c` reached, or the reader went away).
+    fn done(&self) -> bool;
+    /// The end of the run: an empty capture file if nothing came, then flush.
+    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError>;
+}
+
+/// Parses, filters and counts outer packets, and emits the inner frames it keeps.
+/// The counters stay readable whatever happens.
+pub struct Decoder<'c, E> {
     config: &'c Config,
     stats: Stats,
     reassembler: Reassembler,
-    writer: Option<Writer>,
-    /// The output stream until the writer is started with the input's precision.
-    output: Option<Output>,
-    done: bool,
+    emit: E,
 }
+
+/// The one-thread pipeline: decode and write in the same loop.
+pub type Pipeline<'c> = Decoder<'c, DirectWriter<'c>>;
 
 impl<'c> Pipeline<'c> {
     /// Prepares a run that writes to `output`.
     pub fn new(config: &'c Config, output: Output) -> Pipeline<'c> {
-        Pipeline {
+        Decoder::with_emit(config, DirectWriter::new(config, output))
+    }
+}
+
+impl<'c, E: Emit> Decoder<'c, E> {
+    /// Prepares a run that hands kept frames to `emit`.
+    pub fn with_emit(config: &'c Config, emit: E) -> Decoder<'c, E> {
+        Decoder {
             config,
             stats: Stats::default(),
             reassembler: Reassembler::new(config.reassembly),
-            writer: None,
-            output: Some(output),
-            done: false,
+            emit,
         }
     }
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The counters and what frames went to, once the run is over.
+    pub fn into_parts(self) -> (Stats, E) {
+        (self.stats, self.emit)
     }
 
     /// Reads `source` to its end (or `-c`, or `stop`), then flushes. On an error the
@@ -136,7 +178,7 @@ impl<'c> Pipeline<'c> {
     {
         let mut result = Ok(());
         if source.is_live() {
-            result = self.start_writer(source.precision());
+            result = self.emit.start(source.precision());
         }
         if result.is_ok() {
             result = self.read_all(source, stop);
@@ -151,7 +193,7 @@ impl<'c> Pipeline<'c> {
         S: Source,
         RunError: From<S::Error>,
     {
-        while !self.done {
+        while !self.emit.done() {
             // The precision is known once the header (pcap) or the interface
             // (pcapng) of the first packet was read.
             let precision = source.precision();
@@ -168,7 +210,7 @@ impl<'c> Pipeline<'c> {
                     orig_len,
                 } => self.process_ipv6_payload(ts, src, dst, payload, orig_len, precision)?,
                 Received::Idle => {
-                    self.flush()?;
+                    self.emit.idle()?;
                     self.stats.kernel_drops = source.kernel_drops();
                 }
             }
@@ -322,33 +364,40 @@ impl<'c> Pipeline<'c> {
             data,
             orig_len,
         };
-        self.write(&record, precision)
+        self.emit.frame(&record, precision, &mut self.stats)
     }
 
-    fn write(&mut self, record: &Record<'_>, precision: TsPrecision) -> Result<(), RunError> {
-        if self.writer.is_none() {
-            self.start_writer(precision)?;
-        }
-        let Some(writer) = &mut self.writer else {
-            return Ok(());
-        };
-        let mut result = writer.write(record);
-        if result.is_ok() && self.config.packet_buffered {
-            result = writer.flush();
-        }
-        self.output_result(result)?;
-        if self.done {
-            return Ok(());
-        }
-        self.stats.frames_written += 1;
-        if self
-            .config
-            .count
-            .is_some_and(|c| self.stats.frames_written >= c)
-        {
-            self.done = true;
-        }
+
+    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        self.reassembler.finish();
+        self.count_dropped_fragments();
+        self.emit.finish(precision)
+    }
+
+    fn skip(&mut self, cause: SkipCause) -> Result<(), RunError> {
+        self.stats.skip(cause);
         Ok(())
+    }
+}
+
+/// Writes kept frames on the spot, in the configured format; starts the output lazily
+/// (for files, once the input's timestamp precision is known).
+pub struct DirectWriter<'c> {
+    config: &'c Config,
+    writer: Option<Writer>,
+    /// The output stream until the writer is started with the input's precision.
+    output: Option<Output>,
+    done: bool,
+}
+
+impl<'c> DirectWriter<'c> {
+    pub fn new(config: &'c Config, output: Output) -> DirectWriter<'c> {
+        DirectWriter {
+            config,
+            writer: None,
+            output: Some(output),
+            done: false,
+        }
     }
 
     /// Starts the writer once the input's timestamp precision is known. Leaves no
@@ -389,16 +438,6 @@ impl<'c> Pipeline<'c> {
         }
     }
 
-    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
-        self.reassembler.finish();
-        self.count_dropped_fragments();
-        if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
-            // No frame at all: still write a valid, empty capture file.
-            self.start_writer(precision)?;
-        }
-        self.flush()
-    }
-
     /// Pushes what the writer buffered to the output.
     fn flush(&mut self) -> Result<(), RunError> {
         if let Some(writer) = &mut self.writer {
@@ -407,10 +446,54 @@ impl<'c> Pipeline<'c> {
         }
         Ok(())
     }
+}
 
-    fn skip(&mut self, cause: SkipCause) -> Result<(), RunError> {
-        self.stats.skip(cause);
+impl Emit for DirectWriter<'_> {
+    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        self.start_writer(precision)
+    }
+
+    fn frame(
+        &mut self,
+        record: &Record<'_>,
+        precision: TsPrecision,
+        stats: &mut Stats,
+    ) -> Result<(), RunError> {
+        if self.writer.is_none() {
+            self.start_writer(precision)?;
+        }
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        let mut result = writer.write(record);
+        if result.is_ok() && self.config.packet_buffered {
+            result = writer.flush();
+        }
+        self.output_result(result)?;
+        if self.done {
+            return Ok(());
+        }
+        stats.frames_written += 1;
+        if self.config.count.is_some_and(|c| stats.frames_written >= c) {
+            self.done = true;
+        }
         Ok(())
+    }
+
+    fn idle(&mut self) -> Result<(), RunError> {
+        self.flush()
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
+            // No frame at all: still write a valid, empty capture file.
+            self.start_writer(precision)?;
+        }
+        self.flush()
     }
 }
 

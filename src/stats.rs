@@ -4,7 +4,7 @@
 //! named [`SkipCause`], or (for outer fragments) a piece held for reassembly. Notes
 //! count things worth knowing about frames that were still written.
 
-use crate::wire::decap::{Note, SkipCause};
+use crate::wire::decap::{Note, SkipCause, SkipClass};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -24,6 +24,15 @@ pub struct Stats {
     /// Packets the kernel dropped before a live source read them (socket receive
     /// buffer overflow); `None` when reading a file.
     pub kernel_drops: Option<u64>,
+    /// Frames a capture thread could not hand to the writer (its queue was full).
+    pub channel_drops: u64,
+    /// GRE sequence accounting over all senders (see [`crate::seq`]).
+    pub seq_lost: u64,
+    pub seq_reordered: u64,
+    pub seq_duplicate: u64,
+    pub seq_restarts: u64,
+    /// Packets of sessions beyond the session table's cap: written, not tracked.
+    pub sessions_over_limit: u64,
     skipped: BTreeMap<SkipCause, u64>,
     notes: [u64; Note::ALL.len()],
 }
@@ -41,6 +50,49 @@ impl Stats {
 
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
+    }
+
+    /// Adds the counters of another thread's run to these.
+    pub fn merge(&mut self, other: &Stats) {
+        self.outer_packets += other.outer_packets;
+        self.frames_written += other.frames_written;
+        self.filtered_out += other.filtered_out;
+        self.fragments_held += other.fragments_held;
+        self.fragments_reassembled += other.fragments_reassembled;
+        self.snaplen_truncated += other.snaplen_truncated;
+        self.kernel_drops = match (self.kernel_drops, other.kernel_drops) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.channel_drops += other.channel_drops;
+        self.seq_lost += other.seq_lost;
+        self.seq_reordered += other.seq_reordered;
+        self.seq_duplicate += other.seq_duplicate;
+        self.seq_restarts += other.seq_restarts;
+        self.sessions_over_limit += other.sessions_over_limit;
+        for (cause, n) in &other.skipped {
+            *self.skipped.entry(*cause).or_default() += n;
+        }
+        for (mine, theirs) in self.notes.iter_mut().zip(other.notes) {
+            *mine += theirs;
+        }
+    }
+
+    /// Skips of broken input (cut short, lying lengths, bad fragments).
+    pub fn malformed(&self) -> u64 {
+        self.skipped_in(SkipClass::Malformed)
+    }
+
+    /// Skips of well-formed input that is not a mirror payload.
+    pub fn unsupported(&self) -> u64 {
+        self.skipped_in(SkipClass::Unsupported)
+    }
+
+    fn skipped_in(&self, class: SkipClass) -> u64 {
+        self.skipped_by_cause()
+            .filter(|(c, _)| c.class() == class)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn skipped(&self, cause: SkipCause) -> u64 {
@@ -83,6 +135,27 @@ impl Stats {
         }
         if self.snaplen_truncated > 0 {
             let _ = writeln!(s, "  note snaplen-truncated: {}", self.snaplen_truncated);
+        }
+        if self.seq_lost + self.seq_reordered + self.seq_duplicate + self.seq_restarts > 0 {
+            let _ = writeln!(
+                s,
+                "  sequence: {} lost, {} reordered, {} duplicate, {} restarts",
+                self.seq_lost, self.seq_reordered, self.seq_duplicate, self.seq_restarts
+            );
+        }
+        if self.sessions_over_limit > 0 {
+            let _ = writeln!(
+                s,
+                "  note sessions-over-limit: {}",
+                self.sessions_over_limit
+            );
+        }
+        if self.channel_drops > 0 {
+            let _ = writeln!(
+                s,
+                "spandump: {} frames dropped: the writer fell behind",
+                self.channel_drops
+            );
         }
         if let Some(drops) = self.kernel_drops {
             // tcpdump's wording, last, so scripts that read tcpdump's summary find it.

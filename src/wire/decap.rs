@@ -184,7 +184,41 @@ pub enum SkipCause {
     InnerNotIp,
 }
 
+/// The two kinds of skip a user tells apart: broken input, or input that is fine but
+/// not a mirror payload spandump writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipClass {
+    /// Cut short, lying lengths, overlapping or never-completed fragments.
+    Malformed,
+    /// Well formed but not for us: not GRE, keepalives, PPTP, other payloads.
+    Unsupported,
+}
+
 impl SkipCause {
+    /// Whether the packet was broken or merely not a mirror payload.
+    pub fn class(self) -> SkipClass {
+        match self {
+            SkipCause::TruncatedLink
+            | SkipCause::TruncatedIp
+            | SkipCause::BadIpHeader
+            | SkipCause::FragmentIncomplete
+            | SkipCause::FragmentOverlap
+            | SkipCause::TruncatedGre
+            | SkipCause::TruncatedErspan
+            | SkipCause::RuntInner
+            | SkipCause::InnerNotIp => SkipClass::Malformed,
+            SkipCause::NotIp
+            | SkipCause::Ipv6ExtHeaders
+            | SkipCause::NotGre
+            | SkipCause::GreRouting
+            | SkipCause::GreVersion
+            | SkipCause::GreKeepalive
+            | SkipCause::GreProtocol(_)
+            | SkipCause::ErspanVersion
+            | SkipCause::ErspanFrameType => SkipClass::Unsupported,
+        }
+    }
+
     /// Human description for the summary.
     pub fn describe(self) -> &'static str {
         match self {
