@@ -6,8 +6,9 @@
 //!
 //! Mixed encapsulations, in a fixed pseudo-random order: gretap with a key (40 %),
 //! ERSPAN II (25 %), ERSPAN III (20 %), L3 GRE carrying IPv4 (15 %). Inner frames are
-//! IMIX-sized (`--mix imix`: 64 / 576 / 1500 bytes in the ratio 7:4:1) or all 64 bytes
-//! (`--mix small`). Classic pcap, µs timestamps 10 µs apart, Ethernet link type.
+//! IMIX-sized (`--mix imix`: 64 / 576 / 1500 bytes in the ratio 7:4:1), all 64 bytes
+//! (`--mix small`) or all 1500 bytes (`--mix large`). Classic pcap, µs timestamps 10 µs
+//! apart, Ethernet link type.
 //! The packets come from the test generator (`tests/common/gen.rs`), so they are the
 //! same kind tshark has validated.
 
@@ -24,6 +25,7 @@ use capgen::*;
 enum Mix {
     Imix,
     Small,
+    Large,
 }
 
 struct Args {
@@ -32,7 +34,7 @@ struct Args {
     out: String,
 }
 
-const USAGE: &str = "usage: gen-underlay [--packets N] [--mix imix|small] OUT.pcap";
+const USAGE: &str = "usage: gen-underlay [--packets N] [--mix imix|small|large] OUT.pcap";
 
 fn parse_args() -> Result<Args, String> {
     let mut packets = 1_000_000;
@@ -52,7 +54,8 @@ fn parse_args() -> Result<Args, String> {
                 mix = match v.as_str() {
                     "imix" => Mix::Imix,
                     "small" => Mix::Small,
-                    _ => return Err(format!("--mix: expected imix or small, got {v}")),
+                    "large" => Mix::Large,
+                    _ => return Err(format!("--mix: expected imix, small or large, got {v}")),
                 };
             }
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
     let sizes: &[usize] = match args.mix {
         Mix::Imix => &[64, 576, 1500],
         Mix::Small => &[64],
+        Mix::Large => &[1500],
     };
     let tpl = templates(sizes);
     let file = match File::create(&args.out) {
@@ -135,7 +139,7 @@ fn main() -> ExitCode {
             let r = rng.next();
             // 7:4:1 over 12 slots for IMIX.
             let size_idx = match (args.mix, r % 12) {
-                (Mix::Small, _) => 0,
+                (Mix::Small | Mix::Large, _) => 0,
                 (Mix::Imix, 0..=6) => 0,
                 (Mix::Imix, 7..=10) => 1,
                 (Mix::Imix, _) => 2,

@@ -12,6 +12,7 @@ use spandump::sink::text::{TextOptions, TimeFormat};
 use spandump::wire::erspan::{Direction, ErspanIndex, SessionId};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Decapsulate GRE / ERSPAN (type I, II, III) mirrored traffic and write the inner
 /// frames as pcap, pcapng or tcpdump-like text.
@@ -110,6 +111,22 @@ pub struct Args {
     /// Keep mirror packets sent from this outer source address or prefix.
     #[arg(long = "from", value_name = "ADDR[/LEN]", value_parser = parse_prefix)]
     pub sources: Vec<IpPrefix>,
+
+    /// Print a table of the sessions arriving (sender, encapsulation, key / session /
+    /// index / direction, packets, bytes, sequence losses) instead of writing frames;
+    /// live, it refreshes every second on a terminal.
+    #[arg(long = "list-sessions", conflicts_with_all = ["write", "count"])]
+    pub list_sessions: bool,
+
+    /// Write counters as JSON Lines to PATH ("-" = stdout when frames go elsewhere):
+    /// one object at exit, and one every --stats-interval.
+    #[arg(long = "stats-json", value_name = "PATH")]
+    pub stats_json: Option<PathBuf>,
+
+    /// With --stats-json: also write an object every SECS seconds.
+    #[arg(long = "stats-interval", value_name = "SECS", requires = "stats_json",
+          value_parser = parse_interval)]
+    pub stats_interval: Option<Duration>,
 }
 
 /// Parses a decimal or 0x-hex number.
@@ -158,6 +175,16 @@ fn parse_direction(s: &str) -> Result<Direction, String> {
         "egress" | "out" => Ok(Direction::Egress),
         _ => Err(format!("direction '{s}' is neither 'ingress' nor 'egress'")),
     }
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.01..=86_400.0).contains(&secs) {
+        return Err(format!("interval {s} s is outside 0.01 to 86400"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
@@ -250,6 +277,15 @@ impl Args {
                 nano: self.nano,
             },
             reassembly: reassembly::Limits::default(),
+            list_sessions: self.list_sessions,
+            stats_json: self.stats_json.map(|p| {
+                if p.as_os_str() == "-" {
+                    Destination::Stdout
+                } else {
+                    Destination::File(p)
+                }
+            }),
+            stats_interval: self.stats_interval,
         }
     }
 }

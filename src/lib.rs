@@ -9,7 +9,8 @@
 //!    -> sink (pcap, pcapng, tcpdump-like text)
 //! ```
 //!
-//! [`pipeline`] wires them together; [`stats`] counts every outcome, so that every
+//! [`pipeline`] wires them together (live capture: [`handoff`] runs the decoding on
+//! capture threads and the writing on another); [`stats`] counts every outcome, so that every
 //! outer packet ends as a written frame, a filtered one or a skip with a named cause.
 //! State that spans packets (outer fragment reassembly) lives in [`reassembly`], beside
 //! the pipeline, with hard bounds. `wire` depends on nothing else in the crate,
@@ -19,6 +20,7 @@
 
 pub mod capture;
 pub mod filter;
+pub mod handoff;
 pub mod harness;
 pub mod pipeline;
 pub mod reassembly;

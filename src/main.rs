@@ -10,6 +10,7 @@ use spandump::TsPrecision;
 use spandump::capture::{
     CaptureError, FileSource, RawGreSocket, Received, Source, raw_socket, sys,
 };
+use spandump::handoff;
 use spandump::pipeline::{Config, Destination, Pipeline, RunError};
 use spandump::sink::{self, Output};
 use std::fs::File;
@@ -72,7 +73,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                      (modprobe -r ip_gre ip6_gre)"
                 );
             }
-            let mut socket = RawGreSocket::open(*options).map_err(|e| chain(&e))?;
+            let socket = RawGreSocket::open(*options).map_err(|e| chain(&e))?;
             // The kernel reports twice the size it accounts for (its bookkeeping share).
             let granted = socket.recv_buffer() / 2;
             if granted < options.recv_buffer {
@@ -90,7 +91,9 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 socket.addr(),
                 granted / 1024
             );
-            run_pipeline(config, &mut socket, output, &stop)
+            let (stats, result) = handoff::run(config, vec![socket], output, &stop);
+            eprint!("{}", stats.summary());
+            result.map_err(|e| chain(&e))
         }
     }
 }

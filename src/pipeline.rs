@@ -367,7 +367,6 @@ impl<'c, E: Emit> Decoder<'c, E> {
         self.emit.frame(&record, precision, &mut self.stats)
     }
 
-
     fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
         self.reassembler.finish();
         self.count_dropped_fragments();

@@ -140,6 +140,11 @@ pub struct RecvBatch {
     received: Vec<DatagramInfo>,
 }
 
+// SAFETY: the raw pointers in `iovecs` and `headers` point into this batch's own heap
+// buffers and are rebuilt before every `recvmmsg`; nothing else holds them, so the
+// batch may move to another thread like the `Vec`s it owns.
+unsafe impl Send for RecvBatch {}
+
 impl RecvBatch {
     /// `slots` datagrams of at most `slot_len` bytes each per batch.
     pub fn new(slots: usize, slot_len: usize) -> RecvBatch {

@@ -1,0 +1,254 @@
+//! Live capture on capture threads and one writer thread.
+//!
+//! ```text
+//!  ring / socket ──> capture thread: parse, filter, count ──┐  bounded channel of
+//!  ring / socket ──> capture thread: parse, filter, count ──┼─> frames in pooled    ──> writer thread
+//!        (one per --threads, PACKET_FANOUT)                 ┘  `bytes` buffers          (pcap, pcapng, text)
+//! ```
+//!
+//! A capture thread parses and filters straight from the kernel's memory and copies
+//! only the frames it keeps, each into a slice of its own arena ([`BytesMut`], split
+//! off as [`Bytes`]: the arena's allocation is reused once the writer dropped every
+//! frame cut from it, so the steady state allocates nothing). The writer thread owns
+//! the output: a slow reader at the other end of a pipe stalls it, never the capture
+//! threads. When the channel is full the frame is dropped and counted
+//! (`channel_drops`), so the ring keeps moving and the loss is visible.
+//!
+//! Order: each capture thread sends in the order it read, and the channel keeps each
+//! sender's order, so frames of one session stay in order as long as a session is
+//! read by one thread (the fanout keeps each sender on one thread).
+
+use crate::capture::Source;
+use crate::pipeline::{Config, Decoder, DirectWriter, Emit, RunError};
+use crate::sink::{Output, Record};
+use crate::stats::Stats;
+use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes, PayloadKind};
+use crate::{Timestamp, TsPrecision};
+use bytes::{Bytes, BytesMut};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Frames the channel holds before a capture thread drops: about 24 MiB of 1500-byte
+/// frames, half a second at 50 kpps of full frames.
+pub const CHANNEL_FRAMES: usize = 16_384;
+
+/// Size of each capture thread's arena allocation.
+const ARENA_BYTES: usize = 4 << 20;
+
+/// How long the writer waits for a frame before it looks at the stop flag again.
+const WRITER_POLL: Duration = Duration::from_millis(50);
+
+/// One kept frame, owned: the decapsulation metadata and the bytes to write (the
+/// synthesized link header, if any, then the whole inner frame).
+#[derive(Debug)]
+struct Frame {
+    ts: Timestamp,
+    src: IpAddr,
+    dst: IpAddr,
+    gre: GreInfo,
+    encap: Encap,
+    kind: PayloadKind,
+    notes: Notes,
+    /// The inner frame's length on the wire.
+    inner_orig_len: usize,
+    /// `bytes[..head_len]` is the synthesized link header.
+    head_len: usize,
+    /// Bytes of the inner frame to write (the snaplen may cut it).
+    data_len: usize,
+    /// The record's length on the wire, header included.
+    orig_len: u32,
+    bytes: Bytes,
+}
+
+#[derive(Debug)]
+enum Message {
+    Frame(Frame),
+    /// A capture thread ran dry: if nothing else is queued, flush.
+    Idle,
+}
+
+/// The capture side of the channel: an [`Emit`] that copies each kept frame into the
+/// thread's arena and sends it, or counts a drop when the channel is full.
+pub struct Handoff {
+    tx: Sender<Message>,
+    arena: BytesMut,
+    /// Set by the writer once no more frames are wanted (`-c`, reader gone, error).
+    writer_done: Arc<AtomicBool>,
+}
+
+impl Handoff {
+    fn new(tx: Sender<Message>, writer_done: Arc<AtomicBool>) -> Handoff {
+        Handoff {
+            tx,
+            arena: BytesMut::with_capacity(ARENA_BYTES),
+            writer_done,
+        }
+    }
+
+    fn copy(&mut self, parts: [&[u8]; 2]) -> Bytes {
+        let len = parts[0].len() + parts[1].len();
+        if self.arena.capacity() < len {
+            // Reclaims the arena's allocation when the writer has dropped every frame
+            // cut from it; allocates a fresh one otherwise.
+            self.arena.reserve(ARENA_BYTES.max(len));
+        }
+        self.arena.extend_from_slice(parts[0]);
+        self.arena.extend_from_slice(parts[1]);
+        self.arena.split().freeze()
+    }
+}
+
+impl Emit for Handoff {
+    fn start(&mut self, _: TsPrecision) -> Result<(), RunError> {
+        // The writer thread starts the output.
+        Ok(())
+    }
+
+    fn frame(&mut self, r: &Record<'_>, _: TsPrecision, stats: &mut Stats) -> Result<(), RunError> {
+        let d = r.decap;
+        let bytes = self.copy([r.head, d.frame]);
+        let frame = Frame {
+            ts: r.ts,
+            src: r.src,
+            dst: r.dst,
+            gre: d.gre,
+            encap: d.encap,
+            kind: d.kind,
+            notes: d.notes,
+            inner_orig_len: d.orig_len,
+            head_len: r.head.len(),
+            data_len: r.data.len(),
+            orig_len: r.orig_len,
+            bytes,
+        };
+        match self.tx.try_send(Message::Frame(frame)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => stats.channel_drops += 1,
+            // The writer has stopped; `done` ends this thread's loop.
+            Err(TrySendError::Disconnected(_)) => self.writer_done.store(true, Ordering::Relaxed),
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self) -> Result<(), RunError> {
+        // Only a hint: when the channel is full the writer is busy anyway.
+        let _ = self.tx.try_send(Message::Idle);
+        Ok(())
+    }
+
+    fn done(&self) -> bool {
+        self.writer_done.load(Ordering::Relaxed)
+    }
+
+    fn finish(&mut self, _: TsPrecision) -> Result<(), RunError> {
+        Ok(())
+    }
+}
+
+/// Runs one capture thread per source and writes on the calling thread. Returns the
+/// merged counters and the first error. Ends when every source has ended (after
+/// `stop`, each drains what its kernel buffer held) or the writer is done.
+pub fn run<S>(
+    config: &Config,
+    sources: Vec<S>,
+    output: Output,
+    stop: &AtomicBool,
+) -> (Stats, Result<(), RunError>)
+where
+    S: Source + Send,
+    RunError: From<S::Error>,
+{
+    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_FRAMES);
+    let writer_done = Arc::new(AtomicBool::new(false));
+    let mut writer = DirectWriter::new(config, output);
+    let mut stats = Stats::default();
+    let mut result = writer.start(TsPrecision::Nano);
+    if result.is_err() {
+        writer_done.store(true, Ordering::Relaxed);
+    }
+    let capture_results = std::thread::scope(|scope| {
+        let threads: Vec<_> = sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut source)| {
+                let handoff = Handoff::new(tx.clone(), Arc::clone(&writer_done));
+                std::thread::Builder::new()
+                    .name(format!("capture-{i}"))
+                    .spawn_scoped(scope, move || {
+                        let mut decoder = Decoder::with_emit(config, handoff);
+                        let result = decoder.run(&mut source, stop);
+                        (decoder.into_parts().0, result)
+                    })
+                    .expect("spawning a capture thread")
+            })
+            .collect();
+        // Only the capture threads hold senders now: the channel disconnects when the
+        // last of them ends.
+        drop(tx);
+        if result.is_ok() {
+            result = write_all(&mut writer, &rx, &mut stats);
+        }
+        // Whatever happened, the capture threads stop now if the writer cannot go on.
+        if result.is_err() || writer.done() {
+            writer_done.store(true, Ordering::Relaxed);
+        }
+        drop(rx);
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a capture thread panicked"))
+            .collect::<Vec<_>>()
+    });
+    let finish = writer.finish(TsPrecision::Nano);
+    for (thread_stats, thread_result) in capture_results {
+        stats.merge(&thread_stats);
+        if result.is_ok() {
+            result = thread_result;
+        }
+    }
+    (stats, result.and(finish))
+}
+
+/// The writer thread's loop: writes every frame until all capture threads are gone or
+/// no more frames are wanted.
+fn write_all(
+    writer: &mut DirectWriter<'_>,
+    rx: &Receiver<Message>,
+    stats: &mut Stats,
+) -> Result<(), RunError> {
+    while !writer.done() {
+        let message = match rx.recv_timeout(WRITER_POLL) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match message {
+            Message::Frame(f) => {
+                let inner = &f.bytes[f.head_len..];
+                let decap = Decapsulated {
+                    gre: f.gre,
+                    encap: f.encap,
+                    kind: f.kind,
+                    frame: inner,
+                    orig_len: f.inner_orig_len,
+                    notes: f.notes,
+                };
+                let record = Record {
+                    ts: f.ts,
+                    src: f.src,
+                    dst: f.dst,
+                    decap: &decap,
+                    head: &f.bytes[..f.head_len],
+                    data: &inner[..f.data_len],
+                    orig_len: f.orig_len,
+                };
+                writer.frame(&record, TsPrecision::Nano, stats)?;
+            }
+            Message::Idle if rx.is_empty() => writer.idle()?,
+            Message::Idle => {}
+        }
+    }
+    Ok(())
+}
