@@ -1,9 +1,10 @@
 //! The command line: tcpdump's flags where the meaning is the same, turned into a
 //! validated [`Config`] before anything is opened. Doc comments are the `--help` text.
 
-use clap::{ArgAction, ArgGroup, Parser};
-use spandump::capture::ListenOptions;
+use clap::error::ErrorKind;
+use clap::{ArgAction, ArgGroup, CommandFactory, Parser};
 use spandump::capture::raw_socket::DEFAULT_RECV_BUFFER;
+use spandump::capture::{ListenOptions, ring};
 use spandump::filter::{Filter, IpPrefix};
 use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination};
 use spandump::reassembly;
@@ -18,7 +19,7 @@ use std::time::Duration;
 /// frames as pcap, pcapng or tcpdump-like text.
 #[derive(Debug, Parser)]
 #[command(name = "spandump", version, about, max_term_width = 100)]
-#[command(group(ArgGroup::new("input").required(true).args(["read", "listen"])))]
+#[command(group(ArgGroup::new("input").required(true).multiple(true).args(["read", "listen", "interface"])))]
 #[command(
     after_help = "Filters of different kinds must all match; a filter given twice matches either value.\n\
 Numbers are decimal or 0x-hex. Examples:\n  \
@@ -33,13 +34,35 @@ pub struct Args {
     pub read: Option<PathBuf>,
 
     /// Capture live: receive the GRE / ERSPAN packets sent to ADDR, a local IPv4 or
-    /// IPv6 address, on a raw GRE socket (needs CAP_NET_RAW).
-    #[arg(long = "listen", value_name = "ADDR")]
+    /// IPv6 address, through an AF_PACKET ring on the interfaces that hold ADDR (needs
+    /// CAP_NET_RAW).
+    #[arg(long = "listen", value_name = "ADDR", conflicts_with = "read")]
     pub listen: Option<IpAddr>,
 
-    /// Receive buffer of the live socket in KiB (default 8192).
+    /// Capture live on IFACE through an AF_PACKET ring: every GRE packet it receives
+    /// (only those to ADDR with --listen).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "read"
+    )]
+    pub interface: Option<String>,
+
+    /// With --listen: receive on a plain raw GRE socket instead of a ring.
+    #[arg(long = "raw-socket", requires = "listen", conflicts_with = "interface")]
+    pub raw_socket: bool,
+
+    /// Capture threads, each with its own ring in one PACKET_FANOUT group per
+    /// interface; each sender stays on one thread.
+    #[arg(long = "threads", value_name = "N", default_value_t = 1, conflicts_with_all = ["read", "raw_socket"],
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
+
+    /// Kernel buffer in KiB, as tcpdump's -B: each ring (default 32768), or the raw
+    /// socket's receive buffer (default 8192).
     #[arg(short = 'B', value_name = "KIB", conflicts_with = "read",
-          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+          value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
     pub buffer_kib: Option<u32>,
 
     /// Drop privileges to USER (uid, gid, groups) once the socket and output are open.
@@ -195,7 +218,22 @@ fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     File(PathBuf),
+    /// `--listen ADDR --raw-socket`.
     Listen(ListenOptions),
+    /// `-i IFACE` and / or `--listen ADDR`.
+    Ring(RingInput),
+}
+
+/// Live capture through AF_PACKET rings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingInput {
+    /// `-i`; `None`: the interfaces that hold the `--listen` address.
+    pub interface: Option<String>,
+    /// `--listen`: keep only GRE to this address, and keep the kernel from answering it.
+    pub listen: Option<IpAddr>,
+    pub threads: u16,
+    /// Bytes per ring.
+    pub buffer: u64,
 }
 
 /// Everything the binary does, validated.
@@ -210,19 +248,40 @@ pub struct Invocation {
 impl Args {
     /// The validated invocation: input, run configuration, privileges.
     pub fn into_invocation(self) -> Invocation {
-        let input = match (&self.read, self.listen) {
-            (_, Some(addr)) => Input::Listen(ListenOptions {
+        let input = match (&self.read, self.listen, &self.interface) {
+            (_, Some(addr), None) if self.raw_socket => Input::Listen(ListenOptions {
                 addr,
                 recv_buffer: self
                     .buffer_kib
                     .map_or(DEFAULT_RECV_BUFFER, |k| k as usize * 1024),
             }),
-            // clap's group makes one of the two present.
-            (read, None) => Input::File(read.clone().unwrap_or_else(|| "-".into())),
+            (_, listen, interface) if listen.is_some() || interface.is_some() => {
+                Input::Ring(RingInput {
+                    interface: interface.clone(),
+                    listen,
+                    threads: self.threads,
+                    buffer: self
+                        .buffer_kib
+                        .map_or(ring::DEFAULT_BUFFER_SIZE, |k| u64::from(k) * 1024),
+                })
+            }
+            // clap's group makes one of them present.
+            (read, _, _) => Input::File(read.clone().unwrap_or_else(|| "-".into())),
         };
         let user = self.user.clone();
+        let config = self.into_config();
+        if config.stats_json == Some(Destination::Stdout)
+            && config.destination == Destination::Stdout
+        {
+            Args::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "--stats-json - needs stdout to itself: write frames with -w FILE",
+                )
+                .exit();
+        }
         Invocation {
-            config: self.into_config(),
+            config,
             input,
             user,
         }
@@ -337,8 +396,15 @@ mod tests {
             err(&["spandump", "--listen", "nowhere"]),
             ErrorKind::ValueValidation
         );
-        let inv = Args::parse_from(["spandump", "--listen", "2001:db8:100::2", "-B", "64"])
-            .into_invocation();
+        let inv = Args::parse_from([
+            "spandump",
+            "--listen",
+            "2001:db8:100::2",
+            "--raw-socket",
+            "-B",
+            "64",
+        ])
+        .into_invocation();
         assert_eq!(
             inv.input,
             Input::Listen(ListenOptions {

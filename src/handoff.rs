@@ -20,6 +20,8 @@
 
 use crate::capture::Source;
 use crate::pipeline::{Config, Decoder, DirectWriter, Emit, RunError};
+use crate::report::{self, Board, Publisher};
+use crate::sessions::{Session, SessionKey};
 use crate::sink::{Output, Record};
 use crate::stats::Stats;
 use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes, PayloadKind};
@@ -60,9 +62,13 @@ struct Frame {
     data_len: usize,
     /// The record's length on the wire, header included.
     orig_len: u32,
+    session: Option<SessionKey>,
+    dropcount: u32,
     bytes: Bytes,
 }
 
+// The channel's slots are allocated once; boxing the frame would allocate per frame.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Message {
     Frame(Frame),
@@ -122,6 +128,8 @@ impl Emit for Handoff {
             head_len: r.head.len(),
             data_len: r.data.len(),
             orig_len: r.orig_len,
+            session: r.session.copied(),
+            dropcount: r.dropcount,
             bytes,
         };
         match self.tx.try_send(Message::Frame(frame)) {
@@ -143,20 +151,21 @@ impl Emit for Handoff {
         self.writer_done.load(Ordering::Relaxed)
     }
 
-    fn finish(&mut self, _: TsPrecision) -> Result<(), RunError> {
+    fn finish(&mut self, _: TsPrecision, _: &[Session]) -> Result<(), RunError> {
         Ok(())
     }
 }
 
 /// Runs one capture thread per source and writes on the calling thread. Returns the
-/// merged counters and the first error. Ends when every source has ended (after
+/// merged counters and sessions, and the first error. Ends when every source has ended (after
 /// `stop`, each drains what its kernel buffer held) or the writer is done.
 pub fn run<S>(
     config: &Config,
     sources: Vec<S>,
     output: Output,
     stop: &AtomicBool,
-) -> (Stats, Result<(), RunError>)
+    board: Option<&Arc<Board>>,
+) -> (Stats, Vec<Session>, Result<(), RunError>)
 where
     S: Source + Send,
     RunError: From<S::Error>,
@@ -175,12 +184,17 @@ where
             .enumerate()
             .map(|(i, mut source)| {
                 let handoff = Handoff::new(tx.clone(), Arc::clone(&writer_done));
+                let publisher = board.map(Board::publisher);
                 std::thread::Builder::new()
                     .name(format!("capture-{i}"))
                     .spawn_scoped(scope, move || {
                         let mut decoder = Decoder::with_emit(config, handoff);
+                        if let Some(publisher) = publisher {
+                            decoder.set_publisher(publisher);
+                        }
                         let result = decoder.run(&mut source, stop);
-                        (decoder.into_parts().0, result)
+                        let (stats, sessions, _) = decoder.into_parts();
+                        (stats, sessions, result)
                     })
                     .expect("spawning a capture thread")
             })
@@ -189,7 +203,8 @@ where
         // last of them ends.
         drop(tx);
         if result.is_ok() {
-            result = write_all(&mut writer, &rx, &mut stats);
+            let mut publisher = board.map(Board::publisher);
+            result = write_all(&mut writer, &rx, &mut stats, &mut publisher);
         }
         // Whatever happened, the capture threads stop now if the writer cannot go on.
         if result.is_err() || writer.done() {
@@ -201,14 +216,17 @@ where
             .map(|t| t.join().expect("a capture thread panicked"))
             .collect::<Vec<_>>()
     });
-    let finish = writer.finish(TsPrecision::Nano);
-    for (thread_stats, thread_result) in capture_results {
+    let mut tables = Vec::with_capacity(capture_results.len());
+    for (thread_stats, table, thread_result) in capture_results {
         stats.merge(&thread_stats);
+        tables.push(table);
         if result.is_ok() {
             result = thread_result;
         }
     }
-    (stats, result.and(finish))
+    let sessions = report::merge(&tables);
+    let finish = writer.finish(TsPrecision::Nano, &sessions);
+    (stats, sessions, result.and(finish))
 }
 
 /// The writer thread's loop: writes every frame until all capture threads are gone or
@@ -217,8 +235,15 @@ fn write_all(
     writer: &mut DirectWriter<'_>,
     rx: &Receiver<Message>,
     stats: &mut Stats,
+    publisher: &mut Option<Publisher>,
 ) -> Result<(), RunError> {
     while !writer.done() {
+        if let Some(p) = publisher
+            && p.wanted()
+        {
+            // The writer's share of the counters: frames written.
+            p.publish(stats, &[]);
+        }
         let message = match rx.recv_timeout(WRITER_POLL) {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -243,6 +268,8 @@ fn write_all(
                     head: &f.bytes[..f.head_len],
                     data: &inner[..f.data_len],
                     orig_len: f.orig_len,
+                    session: f.session.as_ref(),
+                    dropcount: f.dropcount,
                 };
                 writer.frame(&record, TsPrecision::Nano, stats)?;
             }

@@ -12,8 +12,9 @@
 //! [`pipeline`] wires them together (live capture: [`handoff`] runs the decoding on
 //! capture threads and the writing on another); [`stats`] counts every outcome, so that every
 //! outer packet ends as a written frame, a filtered one or a skip with a named cause.
-//! State that spans packets (outer fragment reassembly) lives in [`reassembly`], beside
-//! the pipeline, with hard bounds. `wire` depends on nothing else in the crate,
+//! State that spans packets lives beside the pipeline, each with hard bounds: outer
+//! fragment reassembly in [`reassembly`], GRE sequence accounting in [`seq`], the
+//! table of mirror sessions in [`sessions`]. `wire` depends on nothing else in the crate,
 //! `capture` knows nothing about GRE and `sink` nothing about where frames came from.
 //! The library never parses command-line arguments: `main.rs` turns them into a
 //! [`pipeline::Config`].
@@ -24,6 +25,9 @@ pub mod handoff;
 pub mod harness;
 pub mod pipeline;
 pub mod reassembly;
+pub mod report;
+pub mod seq;
+pub mod sessions;
 pub mod sink;
 pub mod stats;
 pub mod timestamp;

@@ -5,19 +5,24 @@
 mod cli;
 
 use clap::Parser;
-use cli::Input;
+use cli::{Input, RingInput};
 use spandump::TsPrecision;
 use spandump::capture::{
-    CaptureError, FileSource, RawGreSocket, Received, Source, raw_socket, sys,
+    CaptureError, FileSource, RawGreSocket, Received, RingOptions, RingSource, Source, raw_socket,
+    sys,
 };
 use spandump::handoff;
-use spandump::pipeline::{Config, Destination, Pipeline, RunError};
+use spandump::pipeline::{Config, Destination, Pipeline};
+use spandump::report::{self, Board, Reporter, ReporterOptions};
+use spandump::sessions::Session;
 use spandump::sink::{self, Output};
+use spandump::stats::Stats;
 use std::fs::File;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, SystemTime};
 
 fn main() -> ExitCode {
     let invocation = cli::Args::parse().into_invocation();
@@ -49,7 +54,13 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
         sys::interrupt_blocking_calls(signal)
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     }
-    match input {
+    // SIGUSR1 prints the summary so far and goes on, as tcpdump's does.
+    let summary_request = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&summary_request))
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let board = Arc::new(Board::default());
+    let live = !matches!(input, Input::File(_));
+    let (stats, sessions, result) = match input {
         Input::File(path) => {
             let source = match FileSource::open_interruptible(path, Some(Arc::clone(&stop))) {
                 Ok(source) => Some(source),
@@ -58,21 +69,21 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 Err(e) => return Err(chain(&e)),
             };
             let output = open_output(config)?;
+            let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
-            match source {
-                Some(mut source) => run_pipeline(config, &mut source, output, &stop),
-                None => run_pipeline(config, &mut NoPackets, output, &stop),
-            }
+            let mut pipeline = Pipeline::new(config, output);
+            pipeline.set_publisher(board.publisher());
+            let result = match source {
+                Some(mut source) => pipeline.run(&mut source, &stop),
+                None => pipeline.run(&mut NoPackets, &stop),
+            };
+            let (stats, sessions, _) = pipeline.into_parts();
+            let sessions = sessions.as_slice().to_vec();
+            let report = finish_report(config, reporter, &stats, &sessions);
+            (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Listen(options) => {
-            for module in raw_socket::icmp_answering_gre_modules() {
-                eprintln!(
-                    "spandump: warning: the kernel module {module} is loaded: it answers every \
-                     mirrored packet that matches no tunnel device with ICMP port-unreachable to \
-                     the sender, even while spandump receives it; on a collector host unload it \
-                     (modprobe -r ip_gre ip6_gre)"
-                );
-            }
+            warn_about_ip_gre();
             let socket = RawGreSocket::open(*options).map_err(|e| chain(&e))?;
             // The kernel reports twice the size it accounts for (its bookkeeping share).
             let granted = socket.recv_buffer() / 2;
@@ -85,33 +96,157 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 );
             }
             let output = open_output(config)?;
+            let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             eprintln!(
                 "spandump: listening on {} (raw GRE socket, receive buffer {} KiB)",
                 socket.addr(),
                 granted / 1024
             );
-            let (stats, result) = handoff::run(config, vec![socket], output, &stop);
-            eprint!("{}", stats.summary());
-            result.map_err(|e| chain(&e))
+            let (stats, sessions, result) =
+                handoff::run(config, vec![socket], output, &stop, Some(&board));
+            let report = finish_report(config, reporter, &stats, &sessions);
+            (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
+        Input::Ring(ring) => {
+            let (rings, _silencer) = open_rings(ring)?;
+            let output = open_output(config)?;
+            let reporter = start_reporter(config, &board, summary_request, live)?;
+            drop_privileges(user)?;
+            let geometry = rings[0].geometry();
+            let mut names: Vec<&str> = rings.iter().map(|r| r.interface()).collect();
+            names.dedup();
+            eprintln!(
+                "spandump: listening on {} (AF_PACKET ring{}: {} blocks of {} KiB, {} capture \
+                 thread{}, kernel filter: GRE{})",
+                names.join(", "),
+                if names.len() > 1 { "s" } else { "" },
+                geometry.block_count,
+                geometry.block_size / 1024,
+                rings.len(),
+                if rings.len() > 1 { "s" } else { "" },
+                ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
+            );
+            let (stats, sessions, result) =
+                handoff::run(config, rings, output, &stop, Some(&board));
+            let report = finish_report(config, reporter, &stats, &sessions);
+            (stats, sessions, result.map_err(|e| chain(&e)).and(report))
+        }
+    };
+    eprint!("{}", stats.summary());
+    if config.list_sessions {
+        let table = report::session_table(&sessions);
+        let mut stdout = io::stdout().lock();
+        stdout
+            .write_all(table.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("cannot write stdout: {e}"))?;
+    }
+    result
+}
+
+/// Opens the rings of `-i` / `--listen` (one per interface and thread), and, for
+/// `--listen`, the socket that keeps the kernel from answering the mirrored packets.
+fn open_rings(input: &RingInput) -> Result<(Vec<RingSource>, Option<socket2::Socket>), String> {
+    let interfaces = match (&input.interface, input.listen) {
+        (Some(interface), _) => vec![interface.clone()],
+        (None, Some(addr)) => {
+            let found = sys::interfaces_with_address(addr)
+                .map_err(|e| format!("cannot list the interfaces' addresses: {e}"))?;
+            if found.is_empty() {
+                return Err(format!(
+                    "{addr} is not an address of this host: --listen receives the mirror \
+                     packets sent to a local address (see `ip addr`)"
+                ));
+            }
+            found
+        }
+        (None, None) => unreachable!("clap requires -i or --listen"),
+    };
+    let silencer = match input.listen {
+        Some(addr) => {
+            warn_about_ip_gre();
+            Some(raw_socket::silent_gre_socket(addr).map_err(|e| chain(&e))?)
+        }
+        None => None,
+    };
+    let mut rings = Vec::new();
+    for (i, interface) in interfaces.iter().enumerate() {
+        // One fan-out group per interface, unique to this process.
+        let group = (std::process::id() as u16).wrapping_add(i as u16);
+        for _ in 0..input.threads {
+            let options = RingOptions {
+                buffer_size: input.buffer,
+                destinations: input.listen.into_iter().collect(),
+                fanout: (input.threads > 1).then_some(group),
+                ..RingOptions::new(interface.clone())
+            };
+            rings.push(RingSource::open(&options).map_err(|e| chain(&e))?);
+        }
+    }
+    Ok((rings, silencer))
+}
+
+/// The kernel's GRE modules answer mirrored packets even while spandump receives them.
+fn warn_about_ip_gre() {
+    for module in raw_socket::icmp_answering_gre_modules() {
+        eprintln!(
+            "spandump: warning: the kernel module {module} is loaded: it answers every \
+             mirrored packet that matches no tunnel device with ICMP port-unreachable to \
+             the sender, even while spandump receives it; on a collector host unload it \
+             (modprobe -r ip_gre ip6_gre)"
+        );
     }
 }
 
-fn run_pipeline<S>(
+/// Opens `--stats-json` and starts the thread that answers SIGUSR1 and the timers.
+fn start_reporter(
     config: &Config,
-    source: &mut S,
-    output: Output,
-    stop: &AtomicBool,
-) -> Result<(), String>
-where
-    S: Source,
-    RunError: From<S::Error>,
-{
-    let mut pipeline = Pipeline::new(config, output);
-    let result = pipeline.run(source, stop);
-    eprint!("{}", pipeline.stats().summary());
-    result.map_err(|e| chain(&e))
+    board: &Arc<Board>,
+    summary_request: Arc<AtomicBool>,
+    live: bool,
+) -> Result<Reporter, String> {
+    let json: Option<Box<dyn Write + Send>> = match &config.stats_json {
+        None => None,
+        Some(Destination::Stdout) => Some(Box::new(io::stdout())),
+        Some(Destination::File(path)) => {
+            Some(Box::new(File::create(path).map_err(|e| {
+                format!("cannot create {}: {e}", path.display())
+            })?))
+        }
+    };
+    let table_refresh = (config.list_sessions && live && io::stdout().is_terminal())
+        .then_some(Duration::from_secs(1));
+    Reporter::spawn(
+        Arc::clone(board),
+        ReporterOptions {
+            json,
+            json_interval: config.stats_interval,
+            table_refresh,
+            summary_request,
+        },
+    )
+    .map_err(|e| format!("cannot start the reporter thread: {e}"))
+}
+
+/// Stops the reporter and writes the final `--stats-json` line.
+fn finish_report(
+    config: &Config,
+    reporter: Reporter,
+    stats: &Stats,
+    sessions: &[Session],
+) -> Result<(), String> {
+    let written = reporter.finish().and_then(|json| match json {
+        Some(mut out) => {
+            let line = report::json_line(stats, sessions, SystemTime::now(), true);
+            writeln!(out, "{line}").and_then(|()| out.flush())
+        }
+        None => Ok(()),
+    });
+    written.map_err(|e| {
+        let name = config.stats_json.as_ref().map(Destination::name);
+        format!("cannot write {}: {e}", name.unwrap_or_default())
+    })
 }
 
 /// The input of a run stopped before its file header arrived: nothing to read.

@@ -6,9 +6,12 @@
 //! A capture file and a live socket are both a [`Source`]: they share the filters,
 //! the writers, `-c`, `-U`, the stop flag and the counters.
 
-use crate::capture::{CaptureError, OuterFrame, Received, SocketError, Source};
+use crate::capture::{CaptureError, OuterFrame, Received, RingError, SocketError, Source};
 use crate::filter::Filter;
 use crate::reassembly::{self, Outcome, Reassembler};
+use crate::report::Publisher;
+use crate::seq::{SeqSpace, SeqTracker};
+use crate::sessions::{Observed, Session, SessionKey, SessionTable};
 use crate::sink::{self, Format, Output, Record, Writer, text::TextOptions};
 use crate::stats::Stats;
 use crate::wire::decap::{PayloadKind, SkipCause, decapsulate_gre};
@@ -101,6 +104,8 @@ pub enum RunError {
     Capture(#[from] CaptureError),
     #[error(transparent)]
     Socket(#[from] SocketError),
+    #[error(transparent)]
+    Ring(#[from] RingError),
     #[error("cannot write {name}")]
     Output { name: String, source: io::Error },
 }
@@ -122,8 +127,9 @@ pub trait Emit {
     fn idle(&mut self) -> Result<(), RunError>;
     /// No more frames are wanted (`-c` reached, or the reader went away).
     fn done(&self) -> bool;
-    /// The end of the run: an empty capture file if nothing came, then flush.
-    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError>;
+    /// The end of the run: an empty capture file if nothing came, the sessions'
+    /// final counts (pcapng statistics blocks), then flush.
+    fn finish(&mut self, precision: TsPrecision, sessions: &[Session]) -> Result<(), RunError>;
 }
 
 /// Parses, filters and counts outer packets, and emits the inner frames it keeps.
@@ -132,7 +138,10 @@ pub struct Decoder<'c, E> {
     config: &'c Config,
     stats: Stats,
     reassembler: Reassembler,
+    sessions: SessionTable,
+    seq: SeqTracker,
     emit: E,
+    publisher: Option<Publisher>,
 }
 
 /// The one-thread pipeline: decode and write in the same loop.
@@ -152,17 +161,42 @@ impl<'c, E: Emit> Decoder<'c, E> {
             config,
             stats: Stats::default(),
             reassembler: Reassembler::new(config.reassembly),
+            sessions: SessionTable::default(),
+            seq: SeqTracker::default(),
             emit,
+            publisher: None,
         }
+    }
+
+    /// Lets a reporter (`--stats-interval`, SIGUSR1, `--list-sessions`) read this
+    /// run's counters while it runs.
+    pub fn set_publisher(&mut self, publisher: Publisher) {
+        self.publisher = Some(publisher);
     }
 
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
 
-    /// The counters and what frames went to, once the run is over.
-    pub fn into_parts(self) -> (Stats, E) {
-        (self.stats, self.emit)
+    /// The sessions seen so far, with their sequence counts as of the last
+    /// [`Decoder::update_counts`] (the end of a run updates them).
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    /// Brings the sequence counts in the stats and the session table up to date.
+    pub fn update_counts(&mut self) {
+        let seq = self.seq.totals();
+        self.stats.seq_lost = seq.lost;
+        self.stats.seq_reordered = seq.reordered;
+        self.stats.seq_duplicate = seq.duplicate;
+        self.stats.seq_restarts = seq.restart;
+        self.sessions.update_seq(&self.seq);
+    }
+
+    /// The counters, the sessions and what frames went to, once the run is over.
+    pub fn into_parts(self) -> (Stats, SessionTable, E) {
+        (self.stats, self.sessions, self.emit)
     }
 
     /// Reads `source` to its end (or `-c`, or `stop`), then flushes. On an error the
@@ -214,8 +248,20 @@ impl<'c, E: Emit> Decoder<'c, E> {
                     self.stats.kernel_drops = source.kernel_drops();
                 }
             }
+            if self.publisher.as_ref().is_some_and(Publisher::wanted) {
+                self.stats.kernel_drops = source.kernel_drops();
+                self.publish();
+            }
         }
         Ok(())
+    }
+
+    #[cold]
+    fn publish(&mut self) {
+        self.update_counts();
+        if let Some(publisher) = &mut self.publisher {
+            publisher.publish(&self.stats, self.sessions.as_slice());
+        }
     }
 
     /// Handles the payload of one outer IPv6 packet whose header the kernel consumed
@@ -332,14 +378,29 @@ impl<'c, E: Emit> Decoder<'c, E> {
             Ok(d) => d,
             Err(e) => return self.skip(e.into()),
         };
+        let key = SessionKey::new(src, &d);
+        let observed = self.sessions.observe(&key, &d);
+        if observed == Observed::OverLimit {
+            self.stats.sessions_over_limit += 1;
+        }
+        let dropcount = match (observed.session(), SeqSpace::of(&d)) {
+            (Some(no), Some((space, seq))) => {
+                self.seq.observe(no.get(), src, space, seq).dropcount()
+            }
+            _ => 0,
+        };
+        if !self.config.filter.matches(src, &d) {
+            self.stats.filtered_out += 1;
+            return Ok(());
+        }
+        if let Some(no) = observed.session() {
+            self.sessions.record_written(no);
+        }
+        // Notes are about the frames written.
         if !d.notes.is_empty() {
             for note in d.notes.iter() {
                 self.stats.note(note);
             }
-        }
-        if !self.config.filter.matches(src, &d) {
-            self.stats.filtered_out += 1;
-            return Ok(());
         }
         let head: &[u8] = match d.kind {
             PayloadKind::Ethernet => &[],
@@ -363,6 +424,8 @@ impl<'c, E: Emit> Decoder<'c, E> {
             head,
             data,
             orig_len,
+            session: observed.session().map(|_| &key),
+            dropcount,
         };
         self.emit.frame(&record, precision, &mut self.stats)
     }
@@ -370,7 +433,8 @@ impl<'c, E: Emit> Decoder<'c, E> {
     fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
         self.reassembler.finish();
         self.count_dropped_fragments();
-        self.emit.finish(precision)
+        self.update_counts();
+        self.emit.finish(precision, self.sessions.as_slice())
     }
 
     fn skip(&mut self, cause: SkipCause) -> Result<(), RunError> {
@@ -449,6 +513,9 @@ impl<'c> DirectWriter<'c> {
 
 impl Emit for DirectWriter<'_> {
     fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
         self.start_writer(precision)
     }
 
@@ -458,6 +525,10 @@ impl Emit for DirectWriter<'_> {
         precision: TsPrecision,
         stats: &mut Stats,
     ) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            // Counted in the session table; no frame is written.
+            return Ok(());
+        }
         if self.writer.is_none() {
             self.start_writer(precision)?;
         }
@@ -487,10 +558,17 @@ impl Emit for DirectWriter<'_> {
         self.done
     }
 
-    fn finish(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+    fn finish(&mut self, precision: TsPrecision, sessions: &[Session]) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
         if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
             // No frame at all: still write a valid, empty capture file.
             self.start_writer(precision)?;
+        }
+        if let Some(writer) = &mut self.writer {
+            let result = writer.finish(sessions);
+            self.output_result(result)?;
         }
         self.flush()
     }

@@ -137,9 +137,11 @@ impl Net {
         s
     }
 
-    /// Packets the sink's kernel has handed to raw sockets (IPv4 and IPv6 InDelivers)
-    /// plus those raw sockets dropped for want of buffer space: once this grew by N,
-    /// N packets sit in the sockets or were counted as lost.
+    /// Packets the sink's kernel has handed to raw sockets (IPv4 and IPv6 InDelivers),
+    /// or found no handler for (InUnknownProtos: no raw socket open, `-i` alone), plus
+    /// those raw sockets dropped for want of buffer space: once this grew by N, the N
+    /// packets have passed every packet socket (rings see them before IP does) and sit
+    /// in the sockets or rings or were counted as lost.
     fn sink_delivered(&self) -> u64 {
         #[rustfmt::skip]
         let out = sh("ip", &[
@@ -155,10 +157,14 @@ impl Net {
                 Some("Ip:") if ip_header.is_none() => ip_header = Some(fields),
                 Some("Ip:") => {
                     let header = ip_header.as_ref().unwrap();
-                    let i = header.iter().position(|f| *f == "InDelivers").unwrap();
-                    total += fields[i].parse::<u64>().unwrap();
+                    for counter in ["InDelivers", "InUnknownProtos"] {
+                        let i = header.iter().position(|f| *f == counter).unwrap();
+                        total += fields[i].parse::<u64>().unwrap();
+                    }
                 }
-                Some("Ip6InDelivers") => total += fields[1].parse::<u64>().unwrap(),
+                Some("Ip6InDelivers" | "Ip6InUnknownProtos") => {
+                    total += fields[1].parse::<u64>().unwrap()
+                }
                 // Socket lines of /proc/net/raw{,6} start with "sl:"; drops is the last column.
                 Some(sl) if sl.ends_with(':') && sl[..sl.len() - 1].parse::<u32>().is_ok() => {
                     total += fields.last().unwrap().parse::<u64>().unwrap();
@@ -418,30 +424,54 @@ fn inners<'a>(m: impl IntoIterator<Item = &'a Mirrored>) -> Vec<Vec<u8>> {
 }
 
 /// Every inner frame, byte for byte, and the filters select exactly, for one family.
-fn frames_and_filters(ipv6: bool) {
+/// How spandump receives: `--listen ADDR` (rings on the interfaces that hold ADDR),
+/// `--listen ADDR --raw-socket`, or `-i IFACE` (a ring on the sink's interface).
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Listen,
+    RawSocket,
+    Interface,
+}
+
+impl Mode {
+    fn args(self, net: &Net, addr: &str) -> Vec<String> {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
+        match self {
+            Mode::Listen => v(&["--listen", addr]),
+            Mode::RawSocket => v(&["--listen", addr, "--raw-socket"]),
+            Mode::Interface => v(&["-i", &net.sink_if]),
+        }
+    }
+}
+
+fn frames_and_filters(ipv6: bool, mode: Mode) {
     if !root_or_skip() {
         return;
     }
     let net = Net::new();
     let addr = if ipv6 { SINK_V6 } else { "198.51.100.2" };
+    let how = mode.args(&net, addr);
+    let start = |name: &str, args: &[&str]| {
+        let mut all: Vec<&str> = how.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        net.spandump(name, &all)
+    };
     let all_path = net.path("all.pcap");
     let key_path = net.path("key99.pcap");
     let session_path = net.path("session77.pcapng");
     let all_file = all_path.to_str().unwrap();
     let key_file = key_path.to_str().unwrap();
     let session_file = session_path.to_str().unwrap();
-    // Each raw socket gets its own copy of every packet: three filters, one burst.
-    let mut all = net.spandump("all", &["--listen", addr, "-w", all_file]);
-    let mut key = net.spandump("key", &["--listen", addr, "--key", "99", "-w", key_file]);
-    let mut session = net.spandump(
-        "session",
-        &["--listen", addr, "--session", "77", "-w", session_file],
-    );
+    // Each socket or ring gets its own copy of every packet: three filters, one burst.
+    let mut all = start("all", &["-w", all_file]);
+    let mut key = start("key", &["--key", "99", "-w", key_file]);
+    let mut session = start("session", &["--session", "77", "-w", session_file]);
     let sent = mixed(ipv6, 60);
     net.send(&wires(&sent));
     wait_for_records(&all_path, sent.len(), &all);
 
-    let context = if ipv6 { "IPv6" } else { "IPv4" };
+    let context = format!("{} {mode:?}", if ipv6 { "IPv6" } else { "IPv4" });
+    let context = context.as_str();
     let stderr = all.interrupt();
     let summary = parse_summary(&stderr).unwrap();
     assert_eq!(
@@ -476,12 +506,28 @@ fn frames_and_filters(ipv6: bool) {
 
 #[test]
 fn ipv4_writes_exactly_the_inner_frames_and_filters_select() {
-    frames_and_filters(false);
+    frames_and_filters(false, Mode::Listen);
+}
+
+#[test]
+fn ipv4_raw_socket_writes_exactly_the_inner_frames_and_filters_select() {
+    frames_and_filters(false, Mode::RawSocket);
+}
+
+#[test]
+fn interface_ring_writes_exactly_the_inner_frames_and_filters_select() {
+    frames_and_filters(false, Mode::Interface);
+    frames_and_filters(true, Mode::Interface);
 }
 
 #[test]
 fn ipv6_writes_exactly_the_inner_frames_and_filters_select() {
-    frames_and_filters(true);
+    frames_and_filters(true, Mode::Listen);
+}
+
+#[test]
+fn ipv6_raw_socket_writes_exactly_the_inner_frames_and_filters_select() {
+    frames_and_filters(true, Mode::RawSocket);
 }
 
 /// Frames the socket already holds when SIGINT arrives are written, and the file is
@@ -648,24 +694,18 @@ fn stdout_pipe_into_tshark_reads_every_frame() {
 
 /// A tiny receive buffer under a burst: every packet is either written or reported as
 /// dropped by the kernel.
-#[test]
-fn drops_are_counted_and_add_up() {
+/// A tiny kernel buffer (a 1 KiB socket buffer, a 16 KiB ring) under a burst while
+/// spandump is stopped: what was written plus the drops reported is what was sent.
+fn drops_add_up(mode: Mode, buffer_kib: &str) {
     if !root_or_skip() {
         return;
     }
     let net = Net::new();
     let path = net.path("out.pcap");
-    let mut spandump = net.spandump(
-        "drops",
-        &[
-            "--listen",
-            "198.51.100.2",
-            "-B",
-            "1",
-            "-w",
-            path.to_str().unwrap(),
-        ],
-    );
+    let mut args = mode.args(&net, "198.51.100.2");
+    args.extend(["-B", buffer_kib, "-w", path.to_str().unwrap()].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut spandump = net.spandump("drops", &args);
     spandump.signal("-STOP");
     let sent = mixed(false, 100);
     net.send(&wires(&sent));
@@ -675,9 +715,19 @@ fn drops_are_counted_and_add_up() {
     assert_eq!(code, 0, "{stderr}");
     let written = read_capture(&path).records.len() as u64;
     let drops = kernel_drops(&stderr);
-    assert!(drops > 0, "a 1 KiB buffer must overflow:\n{stderr}");
-    assert_eq!(written + drops, 100, "{stderr}");
+    assert!(
+        drops > 0,
+        "a {buffer_kib} KiB buffer must overflow ({mode:?}):\n{stderr}"
+    );
+    assert_eq!(written + drops, 100, "{mode:?}: {stderr}");
     assert_eq!(parse_summary(&stderr).unwrap().written, written);
+}
+
+#[test]
+fn drops_are_counted_and_add_up() {
+    drops_add_up(Mode::RawSocket, "1");
+    drops_add_up(Mode::Listen, "16");
+    drops_add_up(Mode::Interface, "16");
 }
 
 #[test]
@@ -686,32 +736,64 @@ fn refuses_without_cap_net_raw_and_off_host_addresses() {
         return;
     }
     let net = Net::new();
-    #[rustfmt::skip]
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &net.sink, "setpriv", "--reuid", "65534", "--regid", "65534",
-            "--clear-groups", "--inh-caps=-all", common::spandump_bin(), "--listen", "198.51.100.2",
-        ])
-        .output()
-        .expect("run spandump");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "spandump: cannot open raw GRE socket on 198.51.100.2: Operation not permitted \
-         (run as root or grant CAP_NET_RAW: setcap cap_net_raw+ep $(command -v spandump))\n"
-    );
+    let hint = "(run as root or grant CAP_NET_RAW: setcap cap_net_raw+ep $(command -v spandump))";
+    let sink_if = net.sink_if.clone();
+    for (args, opening) in [
+        (
+            vec!["--listen", "198.51.100.2"],
+            "cannot open raw GRE socket on 198.51.100.2".to_string(),
+        ),
+        (
+            vec!["--listen", "198.51.100.2", "--raw-socket"],
+            "cannot open raw GRE socket on 198.51.100.2".to_string(),
+        ),
+        (
+            vec!["-i", &sink_if],
+            format!("cannot open packet socket on {sink_if}"),
+        ),
+    ] {
+        #[rustfmt::skip]
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &net.sink, "setpriv", "--reuid", "65534", "--regid", "65534",
+                "--clear-groups", "--inh-caps=-all", common::spandump_bin(),
+            ])
+            .args(&args)
+            .output()
+            .expect("run spandump");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("spandump: {opening}: Operation not permitted {hint}\n"),
+            "{args:?}"
+        );
+    }
 
-    let out = Command::new("ip")
-        .args(["netns", "exec", &net.sink, common::spandump_bin()])
-        .args(["--listen", "198.51.100.9"])
-        .output()
-        .expect("run spandump");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot bind raw GRE socket to 198.51.100.9: Cannot assign requested address (198.51.100.9 is not an address of this host"),
-        "{stderr}"
-    );
+    for (args, message) in [
+        (
+            vec!["--listen", "198.51.100.9"],
+            "spandump: 198.51.100.9 is not an address of this host: --listen receives the \
+             mirror packets sent to a local address (see `ip addr`)\n",
+        ),
+        (
+            vec!["--listen", "198.51.100.9", "--raw-socket"],
+            "spandump: cannot bind raw GRE socket to 198.51.100.9: Cannot assign requested \
+             address (198.51.100.9 is not an address of this host: a raw socket receives only \
+             packets addressed to a local address; see `ip addr`)\n",
+        ),
+        (
+            vec!["-i", "nosuch0"],
+            "spandump: no interface named \"nosuch0\" (see `ip link`)\n",
+        ),
+    ] {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &net.sink, common::spandump_bin()])
+            .args(&args)
+            .output()
+            .expect("run spandump");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{args:?}");
+    }
 }
 
 /// `-Z` runs the capture as the named user, with the socket and file opened before.
@@ -750,4 +832,217 @@ fn read_and_listen_are_exclusive() {
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
     common::run::<&str>(&[]).expect_code(2);
     common::run(&["--listen", "not-an-address"]).expect_code(2);
+}
+
+/// SIGUSR1 prints the summary so far and spandump goes on; `--stats-interval` writes
+/// JSON lines while it runs, and a final one at the stop.
+#[test]
+fn sigusr1_and_stats_interval_report_while_running() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let out = net.path("out.pcap");
+    let json = net.path("stats.json");
+    #[rustfmt::skip]
+    let mut spandump = net.spandump("report", &[
+        "--listen", "198.51.100.2", "-w", out.to_str().unwrap(),
+        "--stats-json", json.to_str().unwrap(), "--stats-interval", "0.1",
+    ]);
+    let sent = mixed(false, 30);
+    net.send(&wires(&sent));
+    wait_for_records(&out, 30, &spandump);
+    spandump.signal("-USR1");
+    spandump.wait_for_stderr("30 outer packets read, 30 frames written");
+    assert!(
+        spandump.child.try_wait().unwrap().is_none(),
+        "SIGUSR1 must not stop spandump"
+    );
+    // Periodic lines show the frames while spandump still runs.
+    let start = Instant::now();
+    let running_line = loop {
+        let text = fs::read_to_string(&json).unwrap_or_default();
+        let last = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .next_back();
+        if let Some(v) = last.filter(|v| v["frames_written"] == 30) {
+            break v;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no interval line with 30 frames:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(running_line["final"], false);
+    assert_eq!(running_line["outer_packets"], 30);
+    net.send(&wires(&sent[..10]));
+    let stderr = spandump.interrupt();
+    let text = fs::read_to_string(&json).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["final"], true, "{text}");
+    assert_eq!(last["frames_written"], 40);
+    assert_eq!(lines.iter().filter(|v| v["final"] == true).count(), 1);
+    assert!(lines.len() >= 2, "{text}");
+    let sessions = last["sessions"].as_array().unwrap();
+    let packets: u64 = sessions
+        .iter()
+        .map(|s| s["packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(packets, 40, "{text}");
+    assert!(
+        stderr.contains("40 outer packets read, 40 frames written"),
+        "{stderr}"
+    );
+}
+
+/// `--list-sessions` live: no frames, the table of what arrived at Ctrl-C.
+#[test]
+fn list_sessions_live_prints_the_table_at_the_stop() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let table = net.path("table.txt");
+    let mut spandump = net.spandump_with(
+        "list",
+        &["--listen", "198.51.100.2", "--list-sessions"],
+        Stdio::from(fs::File::create(&table).unwrap()),
+    );
+    let sent = mixed(false, 40);
+    net.send(&wires(&sent));
+    let stderr = spandump.interrupt();
+    let text = fs::read_to_string(&table).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(text.starts_with("SOURCE"), "{text}");
+    // The offline table of the same packets is the same table.
+    let offline = net.path("sent.pcap");
+    let packets: Vec<(u64, Vec<u8>)> = wires(&sent).into_iter().map(|w| (0, w)).collect();
+    fs::write(
+        &offline,
+        capgen::pcap_bytes(capgen::PcapFormat::ethernet(), &packets),
+    )
+    .unwrap();
+    let run = common::run(&["-r", offline.to_str().unwrap(), "--list-sessions"]);
+    let want = String::from_utf8(run.stdout).unwrap();
+    assert_eq!(text, want, "live and offline tables differ");
+    assert!(rows.len() >= 2, "{text}");
+    assert!(stderr.contains("0 frames written"), "{stderr}");
+}
+
+/// The ICMP answers the sink's kernel sent so far (`Icmp: OutDestUnreachs`).
+fn sink_unreachables(net: &Net) -> u64 {
+    let out = sh("ip", &["netns", "exec", &net.sink, "cat", "/proc/net/snmp"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("Icmp:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let i = rows[0]
+        .iter()
+        .position(|f| *f == "OutDestUnreachs")
+        .unwrap();
+    rows[1][i].parse().unwrap()
+}
+
+/// `--listen` receives through a ring and keeps a raw GRE socket open that takes
+/// nothing, so that the kernel does not answer each mirrored packet with ICMP
+/// protocol-unreachable; `-i` alone opens no such socket, and the kernel answers.
+#[test]
+fn listen_keeps_the_kernel_from_answering_the_sender() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let sent = mixed(false, 24);
+    for (mode, answered) in [(Mode::Listen, false), (Mode::Interface, true)] {
+        let path = net.path("out.pcap");
+        let mut args = mode.args(&net, "198.51.100.2");
+        args.extend(["-w", path.to_str().unwrap()].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut spandump = net.spandump("quiet", &args);
+        let before = sink_unreachables(&net);
+        net.send(&wires(&sent));
+        wait_for_records(&path, sent.len(), &spandump);
+        spandump.interrupt();
+        let answers = sink_unreachables(&net) - before;
+        assert_eq!(answers > 0, answered, "{mode:?}: {answers} ICMP answers");
+        common::assert_frames_eq("quiet", &read_capture(&path).frames(), &inners(&sent));
+    }
+}
+
+/// `--threads 2`: two rings in one fan-out group. Mirrors from four senders, each
+/// with its own ERSPAN session and sequence numbers: every frame is written, and each
+/// session's frames stay in order (so no sequence number looks reordered).
+#[test]
+fn threads_fan_out_and_keep_each_session_in_order() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let path = net.path("out.pcapng");
+    let json = net.path("stats.json");
+    #[rustfmt::skip]
+    let mut spandump = net.spandump("threads", &[
+        "-i", &net.sink_if, "--threads", "2", "-w", path.to_str().unwrap(),
+        "--stats-json", json.to_str().unwrap(),
+    ]);
+    let sources: [[u8; 4]; 4] = [
+        [203, 0, 113, 1],
+        [203, 0, 113, 2],
+        [203, 0, 113, 3],
+        [203, 0, 113, 4],
+    ];
+    let mut frames = Vec::new();
+    let mut per_session: Vec<Vec<Vec<u8>>> = vec![Vec::new(); sources.len()];
+    for i in 0..400usize {
+        let s = i % sources.len();
+        let inner = capgen::eth_udp_sized(60 + (i * 37) % 1000, i as u8);
+        let gre = Gre::new(ethertype::ERSPAN_II).seq((i / sources.len()) as u32);
+        let payload = ErspanII::new(100 + s as u16, 1).build(&inner);
+        let ip = capgen::ipv4_gre(sources[s], SINK_V4, &gre, &payload);
+        frames.push(
+            Ethernet::new(ethertype::IPV4)
+                .macs(SENDER_MAC, SINK_MAC)
+                .build(&ip),
+        );
+        per_session[s].push(inner);
+    }
+    net.replay(&frames);
+    wait_for_records(&path, frames.len(), &spandump);
+    let stderr = spandump.interrupt();
+    assert!(stderr.contains("2 capture threads"), "{stderr}");
+    let summary = parse_summary(&stderr).unwrap();
+    assert_eq!((summary.read, summary.written), (400, 400), "{stderr}");
+    let rows = common::tshark_fields(&path, None, &["frame.interface_name"], &[]);
+    let got = read_capture(&path);
+    for (s, want) in per_session.iter().enumerate() {
+        let name = format!("erspan-ii 203.0.113.{} sid {}", s + 1, 100 + s);
+        let frames: Vec<&[u8]> = got
+            .records
+            .iter()
+            .zip(&rows)
+            .filter(|(_, row)| row[0] == name)
+            .map(|(r, _)| r.data.as_slice())
+            .collect();
+        common::assert_frames_eq(&name, &frames, want);
+    }
+    let text = fs::read_to_string(&json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    for key in [
+        "seq_lost",
+        "seq_reordered",
+        "seq_duplicate",
+        "channel_drops",
+        "kernel_drops",
+    ] {
+        assert_eq!(v[key], 0, "{key}: {text}");
+    }
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 4);
 }

@@ -1,11 +1,14 @@
-//! Where outer frames come from: capture files, and raw GRE sockets for live capture.
+//! Where outer frames come from: capture files, and for live capture raw GRE sockets
+//! (`--listen`) or an AF_PACKET ring on an interface (`-i`).
 //!
 //! A source lends one frame at a time from its own buffer ([`OuterFrame`] borrows it),
 //! so nothing is copied between the read and the writer. Sources know link types,
 //! addresses and timestamps, never GRE. All `unsafe` of the crate lives in [`sys`].
 
+pub mod bpf;
 pub mod file;
 pub mod raw_socket;
+pub mod ring;
 pub mod sys;
 
 use crate::wire::LinkType;
@@ -87,3 +90,4 @@ impl Source for FileSource {
 
 pub use file::{CaptureError, FileSource};
 pub use raw_socket::{ListenOptions, RawGreSocket, SocketError};
+pub use ring::{RingError, RingOptions, RingSource};

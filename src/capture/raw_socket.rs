@@ -219,6 +219,39 @@ impl RawGreSocket {
     }
 }
 
+/// A raw GRE socket bound to `addr` that keeps nothing: its filter drops every packet.
+///
+/// While a raw socket for protocol 47 is bound to the sink address, the kernel delivers
+/// GRE packets for that address to it and does not answer them with ICMP
+/// protocol-unreachable (which it does when no socket or tunnel claims them). The ring
+/// path of `--listen` receives through AF_PACKET and keeps this socket open only for
+/// that; its filter runs before any queueing, so it costs no buffer and no copy.
+pub fn silent_gre_socket(addr: IpAddr) -> Result<Socket, SocketError> {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))
+        .map_err(|cause| SocketError::Open { addr, cause })?;
+    // `ret #0`: keep no byte of any packet.
+    let drop_all = [libc::sock_filter {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    sys::attach_filter(&socket, &drop_all).map_err(|cause| SocketError::Option {
+        addr,
+        option: "SO_ATTACH_FILTER",
+        cause,
+    })?;
+    socket
+        .bind(&SockAddr::from(SocketAddr::new(addr, 0)))
+        .map_err(|cause| SocketError::Bind { addr, cause })?;
+    Ok(socket)
+}
+
 /// The kernel's receive time, or now if it gave none.
 fn receive_time(meta: &sys::DatagramInfo) -> Timestamp {
     match meta.ts {

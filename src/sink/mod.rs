@@ -7,8 +7,12 @@ pub mod pcap;
 pub mod pcapng;
 pub mod text;
 
-use crate::wire::decap::Decapsulated;
+use crate::sessions::{Session, SessionKey};
+use crate::wire::decap::{Decapsulated, Encap, Note};
+use crate::wire::erspan::Direction;
 use crate::{Timestamp, TsPrecision};
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 
@@ -52,19 +56,134 @@ pub struct Record<'a> {
     pub head: &'a [u8],
     pub data: &'a [u8],
     pub orig_len: u32,
+    /// The frame's session; `None` past the session table's bound.
+    pub session: Option<&'a SessionKey>,
+    /// Packets of this session lost just before this one (GRE sequence gap).
+    pub dropcount: u32,
 }
 
 /// A writer of one output format.
 pub enum Writer {
     Pcap(pcap::PcapWriter<Output>),
-    PcapNg {
-        writer: pcapng::PcapNgWriter<Output>,
-        interface: u32,
-    },
+    PcapNg(Box<SessionInterfaces>),
     Text {
         printer: text::TextPrinter,
         out: Output,
     },
+}
+
+/// pcapng output with one interface per session: an Interface Description Block named
+/// after the session (`gre 198.51.100.1 key 99`) before its first frame, per-frame
+/// direction, drop count, sequence number and sender marks, and an Interface
+/// Statistics Block per session at the end.
+pub struct SessionInterfaces {
+    writer: pcapng::PcapNgWriter<Output>,
+    snaplen: u32,
+    interfaces: HashMap<SessionKey, u32>,
+    /// The previous frame's session and interface: the common case is one lookup less.
+    last: Option<(SessionKey, u32)>,
+    /// Frames of sessions past the session table's bound.
+    other: Option<u32>,
+    last_ts: Timestamp,
+}
+
+impl SessionInterfaces {
+    fn interface(&mut self, r: &Record<'_>) -> io::Result<u32> {
+        let Some(key) = r.session else {
+            if let Some(id) = self.other {
+                return Ok(id);
+            }
+            let id = self.writer.add_interface(
+                LINKTYPE_ETHERNET as u16,
+                self.snaplen,
+                Some("other sessions"),
+                Some("sessions past spandump's session table bound"),
+            )?;
+            self.other = Some(id);
+            return Ok(id);
+        };
+        if let Some((last, id)) = &self.last
+            && last == key
+        {
+            return Ok(*id);
+        }
+        let id = match self.interfaces.get(key) {
+            Some(&id) => id,
+            None => {
+                let id = self.writer.add_interface(
+                    LINKTYPE_ETHERNET as u16,
+                    self.snaplen,
+                    Some(&key.label()),
+                    Some(&key.description(&r.decap.encap)),
+                )?;
+                self.interfaces.insert(*key, id);
+                id
+            }
+        };
+        self.last = Some((*key, id));
+        Ok(id)
+    }
+
+    fn write(&mut self, r: &Record<'_>) -> io::Result<()> {
+        let iface = self.interface(r)?;
+        let mut comment = String::new();
+        let opts = epb_options(r, &mut comment);
+        self.last_ts = r.ts;
+        self.writer
+            .write_frame(iface, r.ts, r.orig_len, r.head, r.data, &opts)
+    }
+
+    /// One statistics block per session written: frames written, and packets its
+    /// sequence numbers say were lost.
+    fn finish(&mut self, sessions: &[Session]) -> io::Result<()> {
+        for session in sessions {
+            if let Some(&id) = self.interfaces.get(&session.key) {
+                self.writer.write_interface_stats(
+                    id,
+                    self.last_ts,
+                    Some(session.packets_written),
+                    Some(session.seq.lost),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Enhanced Packet Block options of a frame: direction (ERSPAN III D), drop count
+/// (a sequence gap just before it), packet id (the GRE sequence number), and a comment
+/// when the sender marked the frame (kept in `comment`).
+fn epb_options<'c>(r: &Record<'_>, comment: &'c mut String) -> pcapng::EpbOptions<'c> {
+    let d = r.decap;
+    let flags = match &d.encap {
+        Encap::ErspanIII(h) => Some(match h.direction {
+            Direction::Ingress => pcapng::EPB_FLAG_INBOUND,
+            Direction::Egress => pcapng::EPB_FLAG_OUTBOUND,
+        }),
+        _ => None,
+    };
+    if d.notes.contains(Note::SenderTruncated) {
+        comment.push_str("ERSPAN T: the sender truncated this frame");
+    }
+    if let Encap::ErspanIII(h) = &d.encap
+        && h.bso != 0
+    {
+        if !comment.is_empty() {
+            comment.push_str("; ");
+        }
+        let what = match h.bso {
+            1 => "short frame (under 64 bytes)",
+            2 => "oversized frame (over 1518 bytes)",
+            _ => "frame with a bad CRC",
+        };
+        let _ = write!(comment, "ERSPAN BSO {}: {what}", h.bso);
+    }
+    pcapng::EpbOptions {
+        flags,
+        dropcount: (r.dropcount > 0).then_some(u64::from(r.dropcount)),
+        packet_id: d.gre.sequence.map(u64::from),
+        comment: (!comment.is_empty()).then_some(comment.as_str()),
+    }
 }
 
 impl Writer {
@@ -84,16 +203,14 @@ impl Writer {
                 LINKTYPE_ETHERNET,
                 precision,
             )?),
-            Format::PcapNg => {
-                let mut writer = pcapng::PcapNgWriter::new(out)?;
-                let interface = writer.add_interface(
-                    LINKTYPE_ETHERNET as u16,
-                    snaplen,
-                    Some("spandump"),
-                    Some("inner frames of GRE / ERSPAN mirror traffic"),
-                )?;
-                Writer::PcapNg { writer, interface }
-            }
+            Format::PcapNg => Writer::PcapNg(Box::new(SessionInterfaces {
+                writer: pcapng::PcapNgWriter::new(out)?,
+                snaplen,
+                interfaces: HashMap::new(),
+                last: None,
+                other: None,
+                last_ts: Timestamp::new(0, 0),
+            })),
             Format::Text => Writer::Text {
                 printer: text::TextPrinter::new(text),
                 out,
@@ -105,22 +222,23 @@ impl Writer {
     pub fn write(&mut self, r: &Record<'_>) -> io::Result<()> {
         match self {
             Writer::Pcap(w) => w.write_frame(r.ts, r.orig_len, r.head, r.data),
-            Writer::PcapNg { writer, interface } => writer.write_frame(
-                *interface,
-                r.ts,
-                r.orig_len,
-                r.head,
-                r.data,
-                &pcapng::EpbOptions::default(),
-            ),
+            Writer::PcapNg(w) => w.write(r),
             Writer::Text { printer, out } => printer.write_line(out, r.ts, r.src, r.dst, r.decap),
+        }
+    }
+
+    /// The end of the output: per-session statistics (pcapng). Does not flush.
+    pub fn finish(&mut self, sessions: &[Session]) -> io::Result<()> {
+        match self {
+            Writer::PcapNg(w) => w.finish(sessions),
+            Writer::Pcap(_) | Writer::Text { .. } => Ok(()),
         }
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         match self {
             Writer::Pcap(w) => w.flush(),
-            Writer::PcapNg { writer, .. } => writer.flush(),
+            Writer::PcapNg(w) => w.writer.flush(),
             Writer::Text { out, .. } => out.flush(),
         }
     }

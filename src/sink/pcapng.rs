@@ -59,6 +59,11 @@ const EPB_HEADER_LEN: usize = 28;
 const TRAILER_LEN: usize = 4;
 const ZEROS: [u8; 3] = [0; 3];
 
+/// `epb_flags` direction: inbound.
+pub const EPB_FLAG_INBOUND: u32 = 0b01;
+/// `epb_flags` direction: outbound.
+pub const EPB_FLAG_OUTBOUND: u32 = 0b10;
+
 /// Optional per-packet options of an Enhanced Packet Block; each is written only when
 /// present.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,9 @@
 #[path = "gen.rs"]
 pub mod capgen;
 
+/// Namespaces and a veth pair for live tests that drive the library in-process.
+pub mod netns;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
