@@ -341,6 +341,54 @@ const ROWS: &[Row] = &[
         0,
         &[("gre-routing", 1), ("not-ip", 1)],
     ),
+    // --- recorded from Open vSwitch 3.1 / OVN 23.03 (tests/ovs.rs, SPANDUMP_RECORD_DIR) ----
+    // T1: 247 x IPv4 + 101 x IPv6; GRE 0x2000/0x6558 (96), 0xb000/0x6558 (48: C+K+S),
+    // 0x1000/0x88be (106), 0x1000/0x22eb (98). T3: key 0x63 x48 (IPv4), key 0x7 x48
+    // (IPv6), key 0x8 x48 (IPv4). T2: ver 1 session 77 index 119 (0x77) x53, ver 1
+    // session 300 index 703710 (0xabcde) x53, ver 2 session 5 direction 0 hw 31 x47,
+    // ver 2 session 6 direction 1 hw 42 x51. `-e gre.checksum.status`: key 8 has 47 Bad,
+    // 1 Good (OVS computes the checksum before it writes the sequence number).
+    Row {
+        notes: &[("gre-checksum-bad", 47)],
+        ..row("ovs-mirrors.pcap", 348, 348)
+    },
+    filtered("ovs-mirrors.pcap", &["--key", "99"], 348, 48),
+    filtered("ovs-mirrors.pcap", &["--key", "7"], 348, 48),
+    Row {
+        notes: &[("gre-checksum-bad", 47)],
+        ..filtered("ovs-mirrors.pcap", &["--key", "8"], 348, 48)
+    },
+    filtered("ovs-mirrors.pcap", &["--session", "77"], 348, 53),
+    filtered("ovs-mirrors.pcap", &["--index", "0x77"], 348, 53),
+    filtered("ovs-mirrors.pcap", &["--session", "5"], 348, 47),
+    filtered("ovs-mirrors.pcap", &["--direction", "ingress"], 348, 47),
+    filtered("ovs-mirrors.pcap", &["--direction", "egress"], 348, 51),
+    filtered(
+        "ovs-mirrors.pcap",
+        &["--session", "6", "--direction", "ingress"],
+        348,
+        0,
+    ),
+    filtered("ovs-mirrors.pcap", &["--session", "300"], 348, 53),
+    filtered("ovs-mirrors.pcap", &["--index", "0xabcde"], 348, 53),
+    filtered("ovs-mirrors.pcap", &["--from", "2001:db8:100::1"], 348, 101),
+    filtered("ovs-mirrors.pcap", &["--from", "198.51.100.0/24"], 348, 247),
+    // T1: 148 x IPv4 + 98 x IPv6; GRE 0x2000/0x6558 (99), 0x1000/0x88be (147). T3: key
+    // 0x63 x48 (IPv4), key 0x7 x51 (IPv6). T2: all ver 1: session 10 index 16 x52,
+    // session 77 index 119 x48, session 301 index 769 x47 (OVN writes the decimal INDEX,
+    // OVS reads erspan_idx as hex).
+    row("ovn-mirrors.pcap", 246, 246),
+    filtered("ovn-mirrors.pcap", &["--key", "99"], 246, 48),
+    filtered("ovn-mirrors.pcap", &["--key", "7"], 246, 51),
+    filtered("ovn-mirrors.pcap", &["--session", "10"], 246, 52),
+    filtered("ovn-mirrors.pcap", &["--index", "16"], 246, 52),
+    filtered("ovn-mirrors.pcap", &["--session", "77"], 246, 48),
+    filtered("ovn-mirrors.pcap", &["--index", "0x77"], 246, 48),
+    filtered("ovn-mirrors.pcap", &["--session", "301"], 246, 47),
+    filtered("ovn-mirrors.pcap", &["--index", "0x301"], 246, 47),
+    // ERSPAN carries no GRE key; OVN sends no type III.
+    filtered("ovn-mirrors.pcap", &["--key", "77"], 246, 0),
+    filtered("ovn-mirrors.pcap", &["--direction", "ingress"], 246, 0),
 ];
 
 #[test]
