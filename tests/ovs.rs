@@ -191,22 +191,36 @@ const OVN: Setup = Setup {
 };
 
 /// How spandump receives the mirror in the sink namespace; every view runs once per mode,
-/// all on the same traffic. A second mode is a variant here, its arguments in `args` and
-/// its name in `RECEIVE`: `-i eth0` (the sink's interface, both families on it) would
-/// be `vec!["-i".into(), "eth0".into(), "--from".into(), outer_source(family).into()]`.
+/// all on the same traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Receive {
-    /// Raw GRE socket bound to the sink address.
+    /// `--listen ADDR`: AF_PACKET rings on the interface that holds the sink address.
     Listen,
+    /// `--listen ADDR --raw-socket`: a raw GRE socket bound to the sink address.
+    RawSocket,
+    /// `-i eth0 --from SRC`: a ring on the sink's interface, both families on it, so the
+    /// view keeps its family by the outer source.
+    Interface,
 }
 
-const RECEIVE: &[Receive] = &[Receive::Listen];
+const RECEIVE: &[Receive] = &[Receive::Listen, Receive::RawSocket, Receive::Interface];
 
 impl Receive {
     /// spandump's arguments for receiving what is sent to the sink's `family` address.
     fn args(self, family: Family) -> Vec<String> {
         match self {
             Receive::Listen => vec!["--listen".into(), family.sink().into()],
+            Receive::RawSocket => vec![
+                "--listen".into(),
+                family.sink().into(),
+                "--raw-socket".into(),
+            ],
+            Receive::Interface => vec![
+                "-i".into(),
+                "eth0".into(),
+                "--from".into(),
+                outer_source(family).into(),
+            ],
         }
     }
 }
