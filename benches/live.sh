@@ -3,7 +3,7 @@
 # same run. Needs root, iproute2, tcpreplay, tcpdump and capinfos (tshark's package).
 #
 #   sudo bash benches/live.sh [PACKETS] [MIX]     (default 1000000 imix; MIX: imix|small|large)
-#   MODES="listen ring" sudo bash benches/live.sh  (a subset of the modes)
+#   MODES="listen ring" sudo bash benches/live.sh  (a subset of the modes; VERBOSE=1 shows their stderr)
 #
 # Builds two namespaces joined by a veth pair (documentation addresses only), generates
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
@@ -16,7 +16,7 @@ set -euo pipefail
 
 PACKETS=${1:-1000000}
 MIX=${2:-imix}
-MODES=${MODES:-listen ring ring-2 tcpdump}
+MODES=${MODES:-listen raw-socket ring ring-2 tcpdump}
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "live.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -89,7 +89,7 @@ run_mode() {
     local mode=$1 out=$WORK/$1.pcap err=$WORK/$1.err ready
     local -a cmd
     case $mode in
-        listen) cmd=("$SPANDUMP" --listen 198.51.100.1 -w "$out"); ready="listening on" ;;
+        listen) cmd=("$SPANDUMP" --listen 198.51.100.1 ${SPANDUMP_ARGS:-} -w "$out"); ready="listening on" ;;
         raw-socket) cmd=("$SPANDUMP" --listen 198.51.100.1 --raw-socket -w "$out"); ready="listening on" ;;
         ring) cmd=("$SPANDUMP" -i rx0 -w "$out"); ready="listening on" ;;
         ring-2) cmd=("$SPANDUMP" -i rx0 --threads 2 -w "$out"); ready="listening on" ;;
@@ -116,6 +116,7 @@ run_mode() {
     else
         drops=$(awk '/dropped by kernel/ {d += $2} /frames dropped: the writer/ {d += $2} END {print d + 0}' "$err")
     fi
+    [ -z "${VERBOSE:-}" ] || sed "s/^/    $mode: /" "$err"
     printf '%-10s %10s %10s %10s %9.2f %11.2f %10s\n' "$mode" "$sent" "$written" "${drops:-?}" "$cpu" \
         "$(awk -v c="$cpu" -v n="$sent" 'BEGIN {print c * 1e6 / n}')" "$pps"
 }

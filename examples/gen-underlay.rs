@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Mixed encapsulations, in a fixed pseudo-random order: gretap with a key (40 %),
-//! ERSPAN II (25 %), ERSPAN III (20 %), L3 GRE carrying IPv4 (15 %). Inner frames are
+//! ERSPAN II (25 %), ERSPAN III (20 %), L3 GRE carrying IPv4 (15 %); the ERSPAN packets
+//! carry one GRE sequence counter between them, as Open vSwitch sends. Inner frames are
 //! IMIX-sized (`--mix imix`: 64 / 576 / 1500 bytes in the ratio 7:4:1), all 64 bytes
 //! (`--mix small`) or all 1500 bytes (`--mix large`). Classic pcap, µs timestamps 10 µs
 //! apart, Ethernet link type.
@@ -82,6 +83,10 @@ impl Rng {
     }
 }
 
+/// Offset of the GRE sequence number in the ERSPAN templates: Ethernet (14), IPv4
+/// without options (20), GRE flags and protocol (4).
+const SEQ_AT: usize = 14 + 20 + 4;
+
 /// One outer packet template per (encapsulation, inner size).
 fn templates(sizes: &[usize]) -> Vec<[Vec<u8>; 4]> {
     sizes
@@ -119,7 +124,8 @@ fn main() -> ExitCode {
         Mix::Small => &[64],
         Mix::Large => &[1500],
     };
-    let tpl = templates(sizes);
+    let mut tpl = templates(sizes);
+    let mut erspan_seq: u32 = 0;
     let file = match File::create(&args.out) {
         Ok(f) => f,
         Err(e) => {
@@ -150,7 +156,13 @@ fn main() -> ExitCode {
                 13..=16 => 2,
                 _ => 3,
             };
-            let pkt = &tpl[size_idx][encap];
+            let pkt = &mut tpl[size_idx][encap];
+            if encap == 1 || encap == 2 {
+                // ERSPAN II and III count on one counter, as Open vSwitch does: the
+                // sequence number follows the 4-byte GRE base header.
+                pkt[SEQ_AT..SEQ_AT + 4].copy_from_slice(&erspan_seq.to_be_bytes());
+                erspan_seq = erspan_seq.wrapping_add(1);
+            }
             w.write(t0 + i * 10_000, pkt)?;
             bytes += 16 + pkt.len() as u64;
         }

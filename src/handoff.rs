@@ -37,6 +37,15 @@ use std::time::Duration;
 /// frames, half a second at 50 kpps of full frames.
 pub const CHANNEL_FRAMES: usize = 16_384;
 
+/// Frames per message: one channel operation, and at most one wake-up of the writer,
+/// per batch rather than per frame (measured: per-frame messages cost as much CPU as
+/// the whole decoding of a small frame).
+const BATCH: usize = 64;
+
+/// A batch waits at most this long (in packet time) for more frames; an idle source
+/// sends it at once.
+const BATCH_WAIT_NS: i128 = 1_000_000;
+
 /// Size of each capture thread's arena allocation.
 const ARENA_BYTES: usize = 4 << 20;
 
@@ -67,11 +76,9 @@ struct Frame {
     bytes: Bytes,
 }
 
-// The channel's slots are allocated once; boxing the frame would allocate per frame.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Message {
-    Frame(Frame),
+    Frames(Vec<Frame>),
     /// A capture thread ran dry: if nothing else is queued, flush.
     Idle,
 }
@@ -81,6 +88,9 @@ enum Message {
 pub struct Handoff {
     tx: Sender<Message>,
     arena: BytesMut,
+    batch: Vec<Frame>,
+    /// Packet time of the batch's first frame.
+    batch_start: i128,
     /// Set by the writer once no more frames are wanted (`-c`, reader gone, error).
     writer_done: Arc<AtomicBool>,
 }
@@ -90,7 +100,24 @@ impl Handoff {
         Handoff {
             tx,
             arena: BytesMut::with_capacity(ARENA_BYTES),
+            batch: Vec::with_capacity(BATCH),
+            batch_start: 0,
             writer_done,
+        }
+    }
+
+    /// Sends the batch, or counts its frames as dropped when the channel is full.
+    fn send_batch(&mut self, stats: &mut Stats) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let frames = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let n = frames.len() as u64;
+        match self.tx.try_send(Message::Frames(frames)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => stats.channel_drops += n,
+            // The writer has stopped; `done` ends this thread's loop.
+            Err(TrySendError::Disconnected(_)) => self.writer_done.store(true, Ordering::Relaxed),
         }
     }
 
@@ -132,16 +159,19 @@ impl Emit for Handoff {
             dropcount: r.dropcount,
             bytes,
         };
-        match self.tx.try_send(Message::Frame(frame)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => stats.channel_drops += 1,
-            // The writer has stopped; `done` ends this thread's loop.
-            Err(TrySendError::Disconnected(_)) => self.writer_done.store(true, Ordering::Relaxed),
+        let ts = r.ts.as_nanos();
+        if self.batch.is_empty() {
+            self.batch_start = ts;
+        }
+        self.batch.push(frame);
+        if self.batch.len() >= BATCH || ts - self.batch_start >= BATCH_WAIT_NS {
+            self.send_batch(stats);
         }
         Ok(())
     }
 
-    fn idle(&mut self) -> Result<(), RunError> {
+    fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        self.send_batch(stats);
         // Only a hint: when the channel is full the writer is busy anyway.
         let _ = self.tx.try_send(Message::Idle);
         Ok(())
@@ -151,7 +181,8 @@ impl Emit for Handoff {
         self.writer_done.load(Ordering::Relaxed)
     }
 
-    fn finish(&mut self, _: TsPrecision, _: &[Session]) -> Result<(), RunError> {
+    fn finish(&mut self, _: TsPrecision, _: &[Session], stats: &mut Stats) -> Result<(), RunError> {
+        self.send_batch(stats);
         Ok(())
     }
 }
@@ -170,7 +201,7 @@ where
     S: Source + Send,
     RunError: From<S::Error>,
 {
-    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_FRAMES);
+    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_FRAMES / BATCH);
     let writer_done = Arc::new(AtomicBool::new(false));
     let mut writer = DirectWriter::new(config, output);
     let mut stats = Stats::default();
@@ -225,7 +256,7 @@ where
         }
     }
     let sessions = report::merge(&tables);
-    let finish = writer.finish(TsPrecision::Nano, &sessions);
+    let finish = writer.finish(TsPrecision::Nano, &sessions, &mut stats);
     (stats, sessions, result.and(finish))
 }
 
@@ -250,30 +281,32 @@ fn write_all(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match message {
-            Message::Frame(f) => {
-                let inner = &f.bytes[f.head_len..];
-                let decap = Decapsulated {
-                    gre: f.gre,
-                    encap: f.encap,
-                    kind: f.kind,
-                    frame: inner,
-                    orig_len: f.inner_orig_len,
-                    notes: f.notes,
-                };
-                let record = Record {
-                    ts: f.ts,
-                    src: f.src,
-                    dst: f.dst,
-                    decap: &decap,
-                    head: &f.bytes[..f.head_len],
-                    data: &inner[..f.data_len],
-                    orig_len: f.orig_len,
-                    session: f.session.as_ref(),
-                    dropcount: f.dropcount,
-                };
-                writer.frame(&record, TsPrecision::Nano, stats)?;
+            Message::Frames(frames) => {
+                for f in frames {
+                    let inner = &f.bytes[f.head_len..];
+                    let decap = Decapsulated {
+                        gre: f.gre,
+                        encap: f.encap,
+                        kind: f.kind,
+                        frame: inner,
+                        orig_len: f.inner_orig_len,
+                        notes: f.notes,
+                    };
+                    let record = Record {
+                        ts: f.ts,
+                        src: f.src,
+                        dst: f.dst,
+                        decap: &decap,
+                        head: &f.bytes[..f.head_len],
+                        data: &inner[..f.data_len],
+                        orig_len: f.orig_len,
+                        session: f.session.as_ref(),
+                        dropcount: f.dropcount,
+                    };
+                    writer.frame(&record, TsPrecision::Nano, stats)?;
+                }
             }
-            Message::Idle if rx.is_empty() => writer.idle()?,
+            Message::Idle if rx.is_empty() => writer.idle(stats)?,
             Message::Idle => {}
         }
     }

@@ -12,7 +12,7 @@ use spandump::capture::{
     sys,
 };
 use spandump::handoff;
-use spandump::pipeline::{Config, Destination, Pipeline};
+use spandump::pipeline::{Config, Destination, Pipeline, RunError};
 use spandump::report::{self, Board, Reporter, ReporterOptions};
 use spandump::sessions::Session;
 use spandump::sink::{self, Output};
@@ -103,8 +103,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 socket.addr(),
                 granted / 1024
             );
-            let (stats, sessions, result) =
-                handoff::run(config, vec![socket], output, &stop, Some(&board));
+            let (stats, sessions, result) = capture(config, vec![socket], output, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
@@ -127,8 +126,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 if rings.len() > 1 { "s" } else { "" },
                 ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
             );
-            let (stats, sessions, result) =
-                handoff::run(config, rings, output, &stop, Some(&board));
+            let (stats, sessions, result) = capture(config, rings, output, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
@@ -143,6 +141,32 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
             .map_err(|e| format!("cannot write stdout: {e}"))?;
     }
     result
+}
+
+/// Live capture: one source is decoded and written on this thread, straight from the
+/// kernel's memory to the output buffer; several (`--threads`) are decoded on a thread
+/// each and written on this one ([`handoff`]). Measured on 2 cores (README): the
+/// hand-off costs about as much CPU per small frame as the decoding, and a writer
+/// thread competing with a busy capture thread for a core fell behind.
+fn capture<S>(
+    config: &Config,
+    mut sources: Vec<S>,
+    output: Output,
+    stop: &AtomicBool,
+    board: &Arc<Board>,
+) -> (Stats, Vec<Session>, Result<(), RunError>)
+where
+    S: Source + Send,
+    RunError: From<S::Error>,
+{
+    if sources.len() > 1 {
+        return handoff::run(config, sources, output, stop, Some(board));
+    }
+    let mut pipeline = Pipeline::new(config, output);
+    pipeline.set_publisher(board.publisher());
+    let result = pipeline.run(&mut sources[0], stop);
+    let (stats, sessions, _) = pipeline.into_parts();
+    (stats, sessions.as_slice().to_vec(), result)
 }
 
 /// Opens the rings of `-i` / `--listen` (one per interface and thread), and, for

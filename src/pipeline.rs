@@ -124,12 +124,17 @@ pub trait Emit {
         stats: &mut Stats,
     ) -> Result<(), RunError>;
     /// The source ran dry for now: push out what is buffered.
-    fn idle(&mut self) -> Result<(), RunError>;
+    fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError>;
     /// No more frames are wanted (`-c` reached, or the reader went away).
     fn done(&self) -> bool;
     /// The end of the run: an empty capture file if nothing came, the sessions'
     /// final counts (pcapng statistics blocks), then flush.
-    fn finish(&mut self, precision: TsPrecision, sessions: &[Session]) -> Result<(), RunError>;
+    fn finish(
+        &mut self,
+        precision: TsPrecision,
+        sessions: &[Session],
+        stats: &mut Stats,
+    ) -> Result<(), RunError>;
 }
 
 /// Parses, filters and counts outer packets, and emits the inner frames it keeps.
@@ -244,7 +249,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
                     orig_len,
                 } => self.process_ipv6_payload(ts, src, dst, payload, orig_len, precision)?,
                 Received::Idle => {
-                    self.emit.idle()?;
+                    self.emit.idle(&mut self.stats)?;
                     self.stats.kernel_drops = source.kernel_drops();
                 }
             }
@@ -434,7 +439,8 @@ impl<'c, E: Emit> Decoder<'c, E> {
         self.reassembler.finish();
         self.count_dropped_fragments();
         self.update_counts();
-        self.emit.finish(precision, self.sessions.as_slice())
+        self.emit
+            .finish(precision, self.sessions.as_slice(), &mut self.stats)
     }
 
     fn skip(&mut self, cause: SkipCause) -> Result<(), RunError> {
@@ -525,8 +531,8 @@ impl Emit for DirectWriter<'_> {
         precision: TsPrecision,
         stats: &mut Stats,
     ) -> Result<(), RunError> {
-        if self.config.list_sessions {
-            // Counted in the session table; no frame is written.
+        if self.config.list_sessions || self.done {
+            // Counted in the session table; no frame is written (or no more are wanted).
             return Ok(());
         }
         if self.writer.is_none() {
@@ -550,7 +556,7 @@ impl Emit for DirectWriter<'_> {
         Ok(())
     }
 
-    fn idle(&mut self) -> Result<(), RunError> {
+    fn idle(&mut self, _: &mut Stats) -> Result<(), RunError> {
         self.flush()
     }
 
@@ -558,7 +564,12 @@ impl Emit for DirectWriter<'_> {
         self.done
     }
 
-    fn finish(&mut self, precision: TsPrecision, sessions: &[Session]) -> Result<(), RunError> {
+    fn finish(
+        &mut self,
+        precision: TsPrecision,
+        sessions: &[Session],
+        _: &mut Stats,
+    ) -> Result<(), RunError> {
         if self.config.list_sessions {
             return Ok(());
         }
