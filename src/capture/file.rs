@@ -15,6 +15,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,7 @@ use pcap_parser::pcapng::{
     parse_simplepacketblock_le,
 };
 
-use super::OuterFrame;
+use super::{OuterFrame, sys};
 use crate::wire::LinkType;
 use crate::wire::link::linktype_name;
 use crate::{Timestamp, TsPrecision};
@@ -250,14 +251,30 @@ impl FileSource {
         interrupt: Option<Arc<AtomicBool>>,
     ) -> Result<FileSource, CaptureError> {
         let (reader, name): (Box<dyn Read + Send>, String) = if path == Path::new("-") {
-            (Box::new(io::stdin()), "-".to_owned())
+            let reader: Box<dyn Read + Send> = match &interrupt {
+                Some(stop) => Box::new(StoppableReader {
+                    inner: io::stdin(),
+                    stop: Arc::clone(stop),
+                }),
+                None => Box::new(io::stdin()),
+            };
+            (reader, "-".to_owned())
         } else {
             let name = path.display().to_string();
             let file = File::open(path).map_err(|source| CaptureError::Open {
                 file: name.clone(),
                 source,
             })?;
-            (Box::new(file), name)
+            let regular = file.metadata().is_ok_and(|m| m.is_file());
+            let reader: Box<dyn Read + Send> = match &interrupt {
+                // A FIFO or a device can block for ever: look at the stop flag.
+                Some(stop) if !regular => Box::new(StoppableReader {
+                    inner: file,
+                    stop: Arc::clone(stop),
+                }),
+                _ => Box::new(file),
+            };
+            (reader, name)
         };
         FileSource::with_buffer(reader, &name, BUFFER_LEN, interrupt)
     }
@@ -976,6 +993,32 @@ fn read_u32(b: &[u8], off: usize, big_endian: bool) -> u32 {
         u32::from_le_bytes(bytes)
     }
 }
+
+/// A pipe, FIFO or terminal read that wakes every 100 ms to look at the stop flag. A
+/// signal interrupts a blocked `read` (EINTR), but one that lands just before the call
+/// would be missed and the read would block until more input came: the wait closes
+/// that gap. Once the flag is set, a read fails with `Interrupted`, which the reader
+/// turns into [`CaptureError::Interrupted`].
+struct StoppableReader<R> {
+    inner: R,
+    stop: Arc<AtomicBool>,
+}
+
+impl<R: Read + AsFd> Read for StoppableReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if sys::wait_readable(&self.inner, STOP_POLL_MS)? {
+                return self.inner.read(buf);
+            }
+        }
+    }
+}
+
+/// How often a blocked read looks at the stop flag.
+const STOP_POLL_MS: i32 = 100;
 
 #[cfg(test)]
 mod tests {
