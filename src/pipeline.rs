@@ -196,6 +196,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
         self.stats.seq_reordered = seq.reordered;
         self.stats.seq_duplicate = seq.duplicate;
         self.stats.seq_restarts = seq.restart;
+        self.stats.seq_untracked = self.seq.untracked();
         self.sessions.update_seq(&self.seq);
     }
 

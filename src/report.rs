@@ -251,6 +251,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "seq_reordered": stats.seq_reordered,
         "seq_duplicate": stats.seq_duplicate,
         "seq_restarts": stats.seq_restarts,
+        "seq_untracked": stats.seq_untracked,
         "fragments_reassembled": stats.fragments_reassembled,
         "snaplen_truncated": stats.snaplen_truncated,
         "sessions_over_limit": stats.sessions_over_limit,

@@ -31,6 +31,8 @@ pub struct Stats {
     pub seq_reordered: u64,
     pub seq_duplicate: u64,
     pub seq_restarts: u64,
+    /// Sequenced packets past the sequence tracker's bounds: written, not tracked.
+    pub seq_untracked: u64,
     /// Packets of sessions beyond the session table's cap: written, not tracked.
     pub sessions_over_limit: u64,
     skipped: BTreeMap<SkipCause, u64>,
@@ -69,6 +71,7 @@ impl Stats {
         self.seq_reordered += other.seq_reordered;
         self.seq_duplicate += other.seq_duplicate;
         self.seq_restarts += other.seq_restarts;
+        self.seq_untracked += other.seq_untracked;
         self.sessions_over_limit += other.sessions_over_limit;
         for (cause, n) in &other.skipped {
             *self.skipped.entry(*cause).or_default() += n;
@@ -142,6 +145,9 @@ impl Stats {
                 "  sequence: {} lost, {} reordered, {} duplicate, {} restarts",
                 self.seq_lost, self.seq_reordered, self.seq_duplicate, self.seq_restarts
             );
+        }
+        if self.seq_untracked > 0 {
+            let _ = writeln!(s, "  note seq-untracked: {}", self.seq_untracked);
         }
         if self.sessions_over_limit > 0 {
             let _ = writeln!(

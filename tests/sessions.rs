@@ -623,3 +623,25 @@ fn real_open_vswitch_sessions_on_one_counter() {
     let v = final_stats(&cut, &[]);
     assert_eq!(seq_counts(&v), [5, 0, 0, 0], "{v}");
 }
+
+/// A flood of spoofed senders cannot grow the session table past its bound: the
+/// packets past it are written and counted, not tracked.
+#[test]
+fn the_session_table_is_bounded() {
+    let inner = eth_udp_sized(64, 1);
+    let senders = 5000u32;
+    let records: Vec<(u64, Vec<u8>)> = (0..senders)
+        .map(|i| {
+            // 2001:db8::1 to 2001:db8::1388, documentation addresses.
+            let gre = Gre::new(ethertype::ERSPAN_II).seq(i);
+            let payload = ErspanII::new(7, 1).build(&inner);
+            let ip = ipv6_gre(v6(i as u16 + 1), v6(0xffff), &gre, &payload);
+            (u64::from(i) * 1000, outer_eth(&ip))
+        })
+        .collect();
+    let v = final_stats(&records, &[]);
+    assert_eq!(u(&v["frames_written"]), u64::from(senders));
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 4096);
+    assert_eq!(u(&v["sessions_over_limit"]), u64::from(senders) - 4096);
+    assert_eq!(seq_counts(&v), [0, 0, 0, 0]);
+}
