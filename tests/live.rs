@@ -12,103 +12,29 @@
 mod common;
 
 use common::capgen::{self, ErspanII, ErspanIII, Ethernet, Gre, ethertype};
+use common::netns::{
+    self, DEADLINE, SENDER_MAC, SENDER_V4, SENDER_V6, SINK_MAC, SINK_V4, SINK_V6, root_or_skip, sh,
+};
 use common::{parse_summary, read_capture, read_capture_bytes};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SENDER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01];
-const SINK_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x53, 0x02];
-const SENDER_V4: [u8; 4] = [198, 51, 100, 1];
-const SINK_V4: [u8; 4] = [198, 51, 100, 2];
-const SENDER_V6: &str = "2001:db8:100::1";
-const SINK_V6: &str = "2001:db8:100::2";
-const DEADLINE: Duration = Duration::from_secs(15);
+/// Two namespaces joined by a veth pair (`common::netns`), with what these tests add:
+/// spandump processes in the sink and the sink kernel's delivery counters.
+struct Net(netns::Net);
 
-/// True when the test may build namespaces; see the module doc for the rule.
-fn root_or_skip() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0");
-    if !root {
-        if std::env::var_os("CI").is_some() {
-            panic!("live capture tests need root, and CI is set");
-        }
-        eprintln!("note: not root, skipping this live capture test");
+impl std::ops::Deref for Net {
+    type Target = netns::Net;
+    fn deref(&self) -> &netns::Net {
+        &self.0
     }
-    root && common::have_tool("tcpreplay")
-}
-
-fn sh(program: &str, args: &[&str]) -> Output {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Two namespaces joined by a veth pair; both are deleted on drop.
-struct Net {
-    sender: String,
-    sink: String,
-    sender_if: String,
-    sink_if: String,
-    dir: tempfile::TempDir,
 }
 
 impl Net {
     fn new() -> Net {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{:x}{n}", std::process::id() & 0xffff);
-        let net = Net {
-            sender: format!("spandump-{tag}-sender"),
-            sink: format!("spandump-{tag}-sink"),
-            sender_if: format!("sds{tag}"),
-            sink_if: format!("sdk{tag}"),
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        // The guard exists before the first namespace, so a failure below cleans up.
-        sh("ip", &["netns", "add", &net.sender]);
-        sh("ip", &["netns", "add", &net.sink]);
-        let mac = |m: [u8; 6]| {
-            m.iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        };
-        #[rustfmt::skip]
-        sh("ip", &[
-            "link", "add", &net.sender_if, "address", &mac(SENDER_MAC), "netns", &net.sender,
-            "type", "veth", "peer", "name", &net.sink_if, "address", &mac(SINK_MAC),
-            "netns", &net.sink,
-        ]);
-        for (ns, dev, v4, v6) in [
-            (&net.sender, &net.sender_if, "198.51.100.1/24", SENDER_V6),
-            (&net.sink, &net.sink_if, "198.51.100.2/24", SINK_V6),
-        ] {
-            sh("ip", &["-n", ns, "addr", "add", v4, "dev", dev]);
-            let v6 = format!("{v6}/64");
-            sh("ip", &["-n", ns, "addr", "add", &v6, "dev", dev, "nodad"]);
-            sh("ip", &["-n", ns, "link", "set", dev, "up"]);
-            sh("ip", &["-n", ns, "link", "set", "lo", "up"]);
-        }
-        net
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        Net(netns::Net::new(1500))
     }
 
     /// Starts spandump in the sink namespace and waits until its socket is open.
@@ -220,17 +146,6 @@ impl Net {
             .stdout(Stdio::null())
             .spawn()
             .expect("start tcpreplay")
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for ns in [&self.sender, &self.sink] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
     }
 }
 

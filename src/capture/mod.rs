@@ -88,6 +88,28 @@ impl Source for FileSource {
     }
 }
 
+/// Hint appended when the kernel refuses a raw or packet socket.
+const CAP_NET_RAW_HINT: &str =
+    " (run as root or grant CAP_NET_RAW: setcap cap_net_raw+ep $(command -v spandump))";
+
+/// The system's reason without std's " (os error N)" suffix, since a hint follows.
+fn reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// The CAP_NET_RAW hint for an error that says permission was denied.
+fn open_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        CAP_NET_RAW_HINT
+    } else {
+        ""
+    }
+}
+
 pub use file::{CaptureError, FileSource};
 pub use raw_socket::{ListenOptions, RawGreSocket, SocketError};
 pub use ring::{RingError, RingOptions, RingSource};

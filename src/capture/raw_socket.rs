@@ -10,7 +10,7 @@
 //! This module knows addresses and sockets, never what a GRE header holds.
 
 use super::sys::{self, RecvBatch};
-use super::{OuterFrame, Received, Source};
+use super::{OuterFrame, Received, Source, open_hint, reason};
 use crate::wire::LinkType;
 use crate::{Timestamp, TsPrecision};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -34,10 +34,6 @@ const SLOT_LEN: usize = 65_536;
 
 /// How long one wait for data lasts, so that a stop request is seen soon.
 const POLL_MS: i32 = 100;
-
-/// Hint appended when the kernel refuses a raw socket.
-const CAP_NET_RAW_HINT: &str =
-    " (run as root or grant CAP_NET_RAW: setcap cap_net_raw+ep $(command -v spandump))";
 
 /// What to open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,23 +60,6 @@ pub enum SocketError {
     },
     #[error("cannot receive on raw GRE socket {addr}: {cause}")]
     Recv { addr: IpAddr, cause: io::Error },
-}
-
-/// The system's reason without std's " (os error N)" suffix, since a hint follows.
-fn reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
-}
-
-fn open_hint(e: &io::Error) -> &'static str {
-    if e.kind() == io::ErrorKind::PermissionDenied {
-        CAP_NET_RAW_HINT
-    } else {
-        ""
-    }
 }
 
 fn bind_hint(addr: &IpAddr, e: &io::Error) -> String {

@@ -21,7 +21,7 @@
 
 use super::bpf::{self, BpfError, Framing};
 use super::sys::{self, Readiness, RingRequest, RxRing, UserBlock};
-use super::{OuterFrame, Received, Source};
+use super::{OuterFrame, Received, Source, open_hint, reason};
 use crate::wire::LinkType;
 use crate::{Timestamp, TsPrecision};
 use socket2::{Domain, Socket, Type};
@@ -81,10 +81,6 @@ const ARPHRD_RAWIP: u16 = 519;
 
 /// `ETH_P_ALL`: every frame, whatever its ethertype.
 const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
-
-/// Hint appended when the kernel refuses a packet socket.
-const CAP_NET_RAW_HINT: &str =
-    " (run as root or grant CAP_NET_RAW: setcap cap_net_raw+ep $(command -v spandump))";
 
 /// What to open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -335,22 +331,6 @@ pub enum RingError {
     },
     #[error("cannot receive on {interface}: {cause}")]
     Recv { interface: String, cause: io::Error },
-}
-
-/// The system's reason without std's " (os error N)" suffix, since a hint follows.
-fn reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
-}
-
-fn open_hint(e: &io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => CAP_NET_RAW_HINT,
-        _ => "",
-    }
 }
 
 fn ring_hint(e: &io::Error) -> &'static str {

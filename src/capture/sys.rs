@@ -161,25 +161,12 @@ pub fn socket_drops(socket: &impl AsFd) -> io::Result<u32> {
     Ok(info[index])
 }
 
-/// Waits up to `timeout_ms` for the socket to become readable. `Ok(false)` on timeout
-/// or when a signal interrupted the wait (the caller checks its stop flag either way).
+/// Waits up to `timeout_ms` for the socket (or pipe) to become readable: `Ok(true)`
+/// also when it has an error or hung up (the next read reports it), `Ok(false)` on
+/// timeout or when a signal interrupted the wait (the caller checks its stop flag
+/// either way).
 pub fn wait_readable(socket: &impl AsFd, timeout_ms: i32) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: socket.as_fd().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, and we pass a count of one.
-    let rc = unsafe { libc::poll(&raw mut pfd, 1, timeout_ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(false)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(rc > 0)
+    Ok(wait_socket(socket, timeout_ms)? != Readiness::Timeout)
 }
 
 /// Room for the control messages asked for (timestamp 32, drop counter 24, IPv6
