@@ -9,9 +9,12 @@
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
 # replays it once with `tcpreplay --topspeed -K` into the sink end. Prints per receiver:
 # packets sent, frames in the output file (counted by capinfos, not by the receiver's
-# own counters), drops the receiver reported, CPU seconds (user + system, from /proc),
-# and CPU microseconds per packet. tcpdump only copies the outer packets to a file
-# (`tcpdump -i IF -w`): the cost of capturing without decapsulating.
+# own counters), drops the receiver reported, the receiver's CPU seconds (user + system,
+# from /proc/PID/stat) and per packet, and the whole machine's busy CPU seconds from the
+# start of the replay until the output stopped growing (sender and kernel included: the
+# receiver's own figure is noisy, as softirq work is charged to whatever task runs).
+# tcpdump only copies the outer packets to a file (`tcpdump -i IF -w`): the cost of
+# capturing without decapsulating.
 set -euo pipefail
 
 PACKETS=${1:-1000000}
@@ -60,6 +63,12 @@ case $MIX in
 esac
 echo "== $PACKETS packets, mix $MIX, $(nproc) CPUs, kernel $(uname -r)"
 
+# Busy CPU seconds of the whole machine so far (all CPUs, /proc/stat): the receiver's
+# share of the work includes softirq time the kernel charges to whatever task runs.
+machine_busy() {
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
+}
+
 cpu_seconds() { # pid -> utime + stime in seconds
     awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
 }
@@ -84,7 +93,7 @@ settle() {
     done
 }
 
-printf '%-10s %10s %10s %10s %9s %11s %10s\n' receiver sent written drops "cpu s" "cpu us/pkt" "pps sent"
+printf '%-10s %10s %10s %10s %9s %11s %12s %10s\n' receiver sent written drops "cpu s" "cpu us/pkt" "machine cpu s" "pps sent"
 run_mode() {
     local mode=$1 out=$WORK/$1.pcap err=$WORK/$1.err ready
     local -a cmd
@@ -99,12 +108,14 @@ run_mode() {
     ip netns exec "$SINK" "${cmd[@]}" 2>"$err" &
     local pid=$!
     wait_for "$err" "$ready"
-    local replay
+    local replay busy0 busy
+    busy0=$(machine_busy)
     replay=$(ip netns exec "$SENDER" tcpreplay -i tx0 --topspeed -K "$WORK/in.pcap" 2>&1)
     local sent pps
     sent=$(awk '/Successful packets:/ {print $3}' <<<"$replay")
     pps=$(grep -o '[0-9.]* pps' <<<"$replay" | head -1 | cut -d' ' -f1)
     settle "$out"
+    busy=$(awk -v a="$(machine_busy)" -v b="$busy0" 'BEGIN { print a - b }')
     local cpu
     cpu=$(cpu_seconds "$pid")
     kill -INT "$pid"
@@ -117,8 +128,8 @@ run_mode() {
         drops=$(awk '/dropped by kernel/ {d += $2} /frames dropped: the writer/ {d += $2} END {print d + 0}' "$err")
     fi
     [ -z "${VERBOSE:-}" ] || sed "s/^/    $mode: /" "$err"
-    printf '%-10s %10s %10s %10s %9.2f %11.2f %10s\n' "$mode" "$sent" "$written" "${drops:-?}" "$cpu" \
-        "$(awk -v c="$cpu" -v n="$sent" 'BEGIN {print c * 1e6 / n}')" "$pps"
+    printf '%-10s %10s %10s %10s %9.2f %11.2f %12.2f %10s\n' "$mode" "$sent" "$written" "${drops:-?}" "$cpu" \
+        "$(awk -v c="$cpu" -v n="$sent" 'BEGIN {print c * 1e6 / n}')" "$busy" "$pps"
 }
 
 for mode in $MODES; do
