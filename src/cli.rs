@@ -26,7 +26,9 @@ Numbers are decimal or 0x-hex. Examples:\n  \
 spandump -r underlay.pcap -w inner.pcap\n  \
 spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
 spandump -r underlay.pcap --session 77 -e -v\n  \
-spandump --listen 198.51.100.2 --key 99 -w - | wireshark -k -i -"
+spandump --listen 198.51.100.2 --key 99 -w - | wireshark -k -i -\n  \
+spandump --listen 198.51.100.2 --list-sessions\n  \
+spandump -i eth1 --from 198.51.100.0/24 -w mirror.pcapng --stats-json stats.jsonl"
 )]
 pub struct Args {
     /// Read outer (underlay) packets from a pcap or pcapng file; "-" reads stdin.
