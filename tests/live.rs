@@ -961,3 +961,98 @@ fn threads_fan_out_and_keep_each_session_in_order() {
     }
     assert_eq!(v["sessions"].as_array().unwrap().len(), 4);
 }
+
+/// The PIDs of `pid`'s descendants whose command name is `comm` (from /proc).
+fn descendants_named(pid: u32, comm: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        let children = format!("/proc/{parent}/task/{parent}/children");
+        for child in fs::read_to_string(children)
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            let Ok(child) = child.parse::<u32>() else {
+                continue;
+            };
+            let name = fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if name.trim_end() == comm {
+                found.push(child);
+            }
+            parents.push(child);
+        }
+    }
+    found
+}
+
+/// A child process this test started, killed (by its PID) if the test ends first.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// `--list-sessions` live on a terminal (a pty from `script`): the table is redrawn
+/// while mirrors arrive, and printed once more at Ctrl-C.
+#[test]
+fn list_sessions_redraws_on_a_terminal() {
+    if !root_or_skip() || !common::have_tool("script") {
+        return;
+    }
+    let net = Net::new();
+    let out_path = net.path("tty.txt");
+    let command = format!(
+        "ip netns exec {} {} --listen 198.51.100.2 --list-sessions",
+        net.sink,
+        common::spandump_bin()
+    );
+    let mut script = KillOnDrop(
+        Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(fs::File::create(&out_path).unwrap()))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start script"),
+    );
+    let output = || fs::read_to_string(&out_path).unwrap_or_default();
+    netns::wait_until("a first redraw", || output().contains("Ctrl-C to stop"));
+    let sent = mixed(false, 30);
+    net.send(&wires(&sent));
+    // A later redraw shows the sessions and the 30 packets.
+    netns::wait_until("a redraw with the sessions", || {
+        let text = output();
+        let last = text.rsplit("\x1b[H\x1b[2J").next().unwrap_or_default();
+        last.contains("198.51.100.1") && last.contains("30 outer packets")
+    });
+    assert!(
+        output().matches("\x1b[H\x1b[2J").count() >= 2,
+        "{}",
+        output()
+    );
+    // spandump runs under script (and ip netns exec, which execs it): stop it by its PID.
+    let pids = descendants_named(script.0.id(), "spandump");
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    sh("kill", &["-INT", &pids[0].to_string()]);
+    let start = Instant::now();
+    while script.0.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "spandump did not stop:\n{}",
+            output()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let text = output();
+    let final_table = text.rsplit("Ctrl-C to stop").next().unwrap();
+    assert!(final_table.contains("SOURCE"), "{text}");
+    assert!(
+        final_table.contains("30 outer packets read, 0 frames written"),
+        "{text}"
+    );
+}
