@@ -3,6 +3,7 @@
 //!
 //! Each takes arbitrary bytes and must return, never panic or hang.
 
+use crate::capture::ring::BlockCursor;
 use crate::capture::{FileSource, OuterFrame};
 use crate::pipeline::{Config, DEFAULT_SNAPLEN, Pipeline};
 use crate::sink::Format;
@@ -169,4 +170,36 @@ pub fn pcapng_blocks(data: &[u8]) -> Result<Stats, String> {
     put_u32(&mut file, idb_len, be);
     file.extend_from_slice(blocks);
     capture_file(&file)
+}
+
+/// A TPACKET_V3 ring block as the kernel might hand it over, whatever its bytes: the
+/// block cursor must end, every packet range it returns must lie inside the block,
+/// and each packet goes through the per-packet path as the ring source would send it.
+/// Returns the number of packets found.
+pub fn ring_block(data: &[u8]) -> u64 {
+    let Ok(mut cursor) = BlockCursor::new(data) else {
+        return 0;
+    };
+    let config = config(Format::Pcap);
+    let mut pipeline = Pipeline::new(&config, crate::sink::output(std::io::sink()));
+    let mut packets = 0;
+    while let Ok(Some(p)) = cursor.next_packet(data) {
+        assert!(
+            p.data.start <= p.data.end && p.data.end <= data.len(),
+            "packet range {:?} outside a block of {} bytes",
+            p.data,
+            data.len()
+        );
+        let frame = &data[p.data.clone()];
+        let outer = OuterFrame {
+            ts: p.ts,
+            link: LinkType::Ethernet,
+            data: frame,
+            orig_len: p.len.max(frame.len() as u32),
+        };
+        let _ = pipeline.process(outer, TsPrecision::Nano);
+        packets += 1;
+    }
+    assert_eq!(pipeline.stats().outer_packets, packets);
+    packets
 }

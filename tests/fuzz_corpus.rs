@@ -92,6 +92,9 @@ fn fuzz_corpora_and_regressions() {
         ("capture_file", |b: &[u8]| drop(harness::capture_file(b))),
         ("pcap_records", |b: &[u8]| drop(harness::pcap_records(b))),
         ("pcapng_blocks", |b: &[u8]| drop(harness::pcapng_blocks(b))),
+        ("ring_block", |b: &[u8]| {
+            harness::ring_block(b);
+        }),
     ];
     // A new fuzz target must be added here, or its corpus is never replayed.
     let mut on_disk: Vec<String> = files_in(&fuzz.join("fuzz_targets"))
@@ -146,5 +149,16 @@ fn reader_harnesses_build_valid_headers() {
             whole,
             "{selector:#x}"
         );
+    }
+}
+
+/// The ring_block seeds are real blocks: the cursor finds every packet in them, and each
+/// is decapsulated (a seed the cursor rejected would leave the fuzzer at the door).
+#[test]
+fn ring_block_seeds_hold_packets() {
+    let dir = root().join("fuzz/corpus/ring_block");
+    for (seed, want) in [("seed-erspan2", 4), ("seed-erspan3", 2), ("seed-gretap", 6)] {
+        let packets = harness::ring_block(&fs::read(dir.join(seed)).unwrap());
+        assert_eq!(packets, want, "{seed}");
     }
 }
