@@ -227,13 +227,7 @@ impl Receive {
 
 /// True when the test can run; see the module doc for the rule.
 fn prerequisites(setup: &Setup) -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0");
-    if !root {
+    if !common::netns::is_root() {
         if std::env::var_os("CI").is_some() {
             panic!("the OVS / OVN mirror tests need root, and CI is set");
         }

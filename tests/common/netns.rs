@@ -19,15 +19,20 @@ pub const SENDER_V6: &str = "2001:db8:100::1";
 pub const SINK_V6: &str = "2001:db8:100::2";
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-/// True when the test may build namespaces: root and tcpreplay. Without root the test
-/// passes with a note, except on CI (env `CI` set), where it fails.
-pub fn root_or_skip() -> bool {
+/// Whether this process runs with effective uid 0.
+pub fn is_root() -> bool {
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
+    status
         .lines()
         .find(|l| l.starts_with("Uid:"))
         .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0");
+        == Some("0")
+}
+
+/// True when the test may build namespaces: root and tcpreplay. Without root the test
+/// passes with a note, except on CI (env `CI` set), where it fails.
+pub fn root_or_skip() -> bool {
+    let root = is_root();
     if !root {
         if std::env::var_os("CI").is_some() {
             panic!("live capture tests need root, and CI is set");
