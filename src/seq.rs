@@ -47,6 +47,10 @@
 //! third on its own) fits neither model; the tracker then reports the one with the
 //! lower score, which overstates loss.
 //!
+//! Some senders set the GRE S bit and send 0 in every packet (a real switch in
+//! Suricata's bug-5437 capture does): until a stream's numbers move, it is *not
+//! numbered* ([`SeqEvent::Unnumbered`]) and nothing is counted for it.
+//!
 //! # Serial arithmetic (RFC 1982)
 //!
 //! Per counter, `d = seq - expected` on `u32` with wrap-around: `d == 0` in order;
