@@ -71,18 +71,6 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 /// Offset of the GRE sequence number in the ERSPAN templates: Ethernet (14), IPv4
 /// without options (20), GRE flags and protocol (4).
 const SEQ_AT: usize = 14 + 20 + 4;

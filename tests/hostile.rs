@@ -503,22 +503,6 @@ fn malformed_packets_among_good_ones_pcap_and_pcapng() {
     }
 }
 
-/// A small deterministic generator (xorshift64*), so a failure is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn mutated_packets_among_good_ones_never_cost_a_good_frame() {
     // Good ERSPAN / GRE packets with random bytes flipped, cut or appended, between

@@ -103,6 +103,17 @@ pub const MAX_IPV6_EXT_HEADERS: usize = 4;
 /// what bounds the bytes stored).
 pub const ACCEPT: u32 = u32::MAX;
 
+/// `ret #0`: keep no byte of any packet (a socket kept open only for what binding it
+/// does, such as the raw GRE socket that silences the kernel's ICMP answers).
+pub fn drop_all() -> Vec<Instruction> {
+    vec![Instruction {
+        code: op::RET | op::K,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }]
+}
+
 /// Why no program could be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BpfError {

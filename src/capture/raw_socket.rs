@@ -9,6 +9,7 @@
 //!
 //! This module knows addresses and sockets, never what a GRE header holds.
 
+use super::bpf;
 use super::sys::{self, RecvBatch};
 use super::{OuterFrame, Received, Source, open_hint, reason};
 use crate::wire::LinkType;
@@ -95,13 +96,7 @@ impl RawGreSocket {
     /// destination address of each datagram.
     pub fn open(options: ListenOptions) -> Result<RawGreSocket, SocketError> {
         let addr = options.addr;
-        let domain = if addr.is_ipv4() {
-            Domain::IPV4
-        } else {
-            Domain::IPV6
-        };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))
-            .map_err(|cause| SocketError::Open { addr, cause })?;
+        let socket = gre_socket(addr)?;
         let option = |option: &'static str| {
             move |cause: io::Error| SocketError::Option {
                 addr,
@@ -206,21 +201,8 @@ impl RawGreSocket {
 /// path of `--listen` receives through AF_PACKET and keeps this socket open only for
 /// that; its filter runs before any queueing, so it costs no buffer and no copy.
 pub fn silent_gre_socket(addr: IpAddr) -> Result<Socket, SocketError> {
-    let domain = if addr.is_ipv4() {
-        Domain::IPV4
-    } else {
-        Domain::IPV6
-    };
-    let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))
-        .map_err(|cause| SocketError::Open { addr, cause })?;
-    // `ret #0`: keep no byte of any packet.
-    let drop_all = [libc::sock_filter {
-        code: 0x06,
-        jt: 0,
-        jf: 0,
-        k: 0,
-    }];
-    sys::attach_filter(&socket, &drop_all).map_err(|cause| SocketError::Option {
+    let socket = gre_socket(addr)?;
+    sys::attach_filter(&socket, &bpf::drop_all()).map_err(|cause| SocketError::Option {
         addr,
         option: "SO_ATTACH_FILTER",
         cause,
@@ -229,6 +211,17 @@ pub fn silent_gre_socket(addr: IpAddr) -> Result<Socket, SocketError> {
         .bind(&SockAddr::from(SocketAddr::new(addr, 0)))
         .map_err(|cause| SocketError::Bind { addr, cause })?;
     Ok(socket)
+}
+
+/// A raw socket for IP protocol 47 of `addr`'s family (not yet bound).
+fn gre_socket(addr: IpAddr) -> Result<Socket, SocketError> {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))
+        .map_err(|cause| SocketError::Open { addr, cause })
 }
 
 /// The kernel's receive time, or now if it gave none.

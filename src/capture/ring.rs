@@ -661,14 +661,12 @@ impl RingSource {
                 });
             }
         };
-        let program: Vec<libc::sock_filter> = bpf::gre_filter(framing, &options.destinations)
-            .map_err(|problem| RingError::Filter {
+        let program = bpf::gre_filter(framing, &options.destinations).map_err(|problem| {
+            RingError::Filter {
                 interface: interface.clone(),
                 problem,
-            })?
-            .into_iter()
-            .map(sock_filter)
-            .collect();
+            }
+        })?;
         sys::attach_filter(&socket, &program).map_err(option("SO_ATTACH_FILTER"))?;
         sys::set_int_option(
             &socket,
@@ -724,14 +722,11 @@ impl RingSource {
             if options.fanout_mode == FanoutMode::OuterAddresses {
                 // Every member sets the same program; until the first one did, the
                 // group sends everything to its first ring.
-                let program = bpf::fanout_by_outer_addresses()
-                    .map_err(|problem| RingError::Filter {
+                let program =
+                    bpf::fanout_by_outer_addresses().map_err(|problem| RingError::Filter {
                         interface: interface.clone(),
                         problem,
-                    })?
-                    .into_iter()
-                    .map(sock_filter)
-                    .collect::<Vec<_>>();
+                    })?;
                 sys::set_fanout_program(&socket, &program).map_err(fanout_error)?;
             }
         }
@@ -874,15 +869,6 @@ impl RingSource {
                 None => Ok(Step::Idle),
             },
         }
-    }
-}
-
-fn sock_filter(i: bpf::Instruction) -> libc::sock_filter {
-    libc::sock_filter {
-        code: i.code,
-        jt: i.jt,
-        jf: i.jf,
-        k: i.k,
     }
 }
 

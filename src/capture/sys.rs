@@ -9,6 +9,7 @@
 
 #![allow(unsafe_code)]
 
+use super::bpf::Instruction;
 use std::ffi::CString;
 use std::io;
 use std::mem;
@@ -26,22 +27,8 @@ pub fn set_int_option(
     name: libc::c_int,
     value: libc::c_int,
 ) -> io::Result<()> {
-    // SAFETY: the fd is open for the borrow's lifetime, and the option value points to
-    // a live c_int whose size is passed along with it.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_fd().as_raw_fd(),
-            level,
-            name,
-            (&raw const value).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    // SAFETY: every integer option reads a c_int.
+    unsafe { set_struct_option(socket, level, name, &value) }
 }
 
 /// Makes `signal` interrupt blocking system calls (they fail with EINTR) instead of
@@ -540,14 +527,14 @@ pub fn set_rx_ring(socket: &impl AsFd, r: &RingRequest) -> io::Result<()> {
 }
 
 /// Attaches a classic BPF program (`SO_ATTACH_FILTER`); the kernel checks it.
-pub fn attach_filter(socket: &impl AsFd, program: &[libc::sock_filter]) -> io::Result<()> {
+pub fn attach_filter(socket: &impl AsFd, program: &[Instruction]) -> io::Result<()> {
     set_program(socket, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, program)
 }
 
 /// Gives the socket's fan-out group (mode `PACKET_FANOUT_CBPF`) its classic BPF
 /// program (`PACKET_FANOUT_DATA`): its return value, modulo the group's size, picks
 /// the socket.
-pub fn set_fanout_program(socket: &impl AsFd, program: &[libc::sock_filter]) -> io::Result<()> {
+pub fn set_fanout_program(socket: &impl AsFd, program: &[Instruction]) -> io::Result<()> {
     set_program(socket, libc::SOL_PACKET, libc::PACKET_FANOUT_DATA, program)
 }
 
@@ -555,8 +542,17 @@ fn set_program(
     socket: &impl AsFd,
     level: libc::c_int,
     name: libc::c_int,
-    program: &[libc::sock_filter],
+    program: &[Instruction],
 ) -> io::Result<()> {
+    let program: Vec<libc::sock_filter> = program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
     let len =
         u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let prog = libc::sock_fprog {
