@@ -19,11 +19,14 @@ use std::time::Duration;
 /// frames as pcap, pcapng or tcpdump-like text.
 #[derive(Debug, Parser)]
 #[command(name = "spandump", version, about, max_term_width = 100)]
-#[command(group(ArgGroup::new("input").required(true).multiple(true).args(["read", "listen", "interface"])))]
+#[command(group(ArgGroup::new("input").multiple(true).args(["read", "listen", "interface"])))]
 #[command(
     after_help = "Filters of different kinds must all match; a filter given twice matches either value.\n\
-Numbers are decimal or 0x-hex. Examples:\n  \
+EXPRESSION is tcpdump's filter language (man 7 pcap-filter), applied to the inner frames\n\
+(libpcap is loaded to compile it). Numbers are decimal or 0x-hex. Examples:\n  \
 spandump -r underlay.pcap -w inner.pcap\n  \
+spandump -r underlay.pcap 'tcp port 80'\n  \
+spandump --listen 198.51.100.2 --key 99 -w dns.pcap 'udp port 53'\n  \
 spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
 spandump -r underlay.pcap --session 77 -e -v\n  \
 spandump --listen 198.51.100.2 --key 99 -w - | wireshark -k -i -\n  \
@@ -31,6 +34,21 @@ spandump --listen 198.51.100.2 --list-sessions\n  \
 spandump -i eth1 --from 198.51.100.0/24 -w mirror.pcapng --stats-json stats.jsonl"
 )]
 pub struct Args {
+    /// Keep only inner frames that match this filter expression (tcpdump's language,
+    /// man 7 pcap-filter); the words are joined with spaces.
+    #[arg(value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
+
+    /// Read the filter expression from FILE ('#' starts a comment to the end of the
+    /// line), as tcpdump's -F.
+    #[arg(short = 'F', value_name = "FILE")]
+    pub filter_file: Option<PathBuf>,
+
+    /// Print the compiled filter program and exit, as tcpdump: -d readable, -dd as a
+    /// C array, -ddd as decimal numbers.
+    #[arg(short = 'd', action = ArgAction::Count)]
+    pub dump_program: u8,
+
     /// Read outer (underlay) packets from a pcap or pcapng file; "-" reads stdin.
     #[arg(short = 'r', value_name = "FILE")]
     pub read: Option<PathBuf>,
@@ -245,11 +263,58 @@ pub struct Invocation {
     pub input: Input,
     /// `-Z`: the user to become once everything is open.
     pub user: Option<String>,
+    /// The filter expression's text (from the arguments or `-F`), to be compiled.
+    pub expression: Option<String>,
+    /// `-d` (1), `-dd` (2), `-ddd` (3): print the program instead of capturing.
+    pub dump_program: u8,
+}
+
+/// What `-F FILE` holds as an expression: tcpdump's `read_infile`, which blanks
+/// everything from `#` to the end of the line.
+pub fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split_once('#').map_or(line, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Args {
     /// The validated invocation: input, run configuration, privileges.
-    pub fn into_invocation(self) -> Invocation {
+    pub fn into_invocation(mut self) -> Invocation {
+        let usage =
+            |kind: ErrorKind, message: String| -> ! { Args::command().error(kind, message).exit() };
+        if self.read.is_none()
+            && self.listen.is_none()
+            && self.interface.is_none()
+            && self.dump_program == 0
+        {
+            usage(
+                ErrorKind::MissingRequiredArgument,
+                "say where the mirrored packets come from: -r FILE, --listen ADDR or -i IFACE"
+                    .into(),
+            );
+        }
+        let expression = match (&self.filter_file, self.expression.is_empty()) {
+            (Some(file), false) => usage(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "a filter expression is given both with -F {} and on the command line \
+                     ('{}'): give it one way",
+                    file.display(),
+                    self.expression.join(" ")
+                ),
+            ),
+            (Some(file), true) => match std::fs::read_to_string(file) {
+                Ok(text) => Some(strip_comments(&text)),
+                Err(e) => usage(
+                    ErrorKind::Io,
+                    format!("cannot read the filter file {}: {e}", file.display()),
+                ),
+            },
+            (None, false) => Some(std::mem::take(&mut self.expression).join(" ")),
+            (None, true) => None,
+        };
+        let dump_program = self.dump_program;
         let input = match (&self.read, self.listen, &self.interface) {
             (_, Some(addr), None) if self.raw_socket => Input::Listen(ListenOptions {
                 addr,
@@ -286,6 +351,8 @@ impl Args {
             config,
             input,
             user,
+            expression,
+            dump_program,
         }
     }
 
@@ -330,6 +397,8 @@ impl Args {
                 directions: self.directions,
                 sources: self.sources,
             },
+            // Compiled by the caller, which loads libpcap.
+            expression: None,
             text: TextOptions {
                 link_header: self.link_header,
                 verbose: self.verbose,

@@ -19,6 +19,7 @@
 //! The library never parses command-line arguments: `main.rs` turns them into a
 //! [`pipeline::Config`].
 
+pub mod bpf;
 pub mod capture;
 pub mod filter;
 pub mod handoff;

@@ -7,6 +7,8 @@ mod cli;
 use clap::Parser;
 use cli::{Input, RingInput};
 use spandump::TsPrecision;
+use spandump::bpf::Expression;
+use spandump::bpf::libpcap::{self, LibPcap};
 use spandump::capture::{
     CaptureError, FileSource, RawGreSocket, Received, RingOptions, RingSource, Source, raw_socket,
     sys,
@@ -27,6 +29,20 @@ use std::time::{Duration, SystemTime};
 fn main() -> ExitCode {
     let invocation = cli::Args::parse().into_invocation();
     let mut config = invocation.config;
+    if invocation.expression.is_some() || invocation.dump_program > 0 {
+        let text = invocation.expression.as_deref().unwrap_or("");
+        let expression = match compile_expression(text) {
+            Ok(expression) => expression,
+            Err((message, code)) => {
+                eprintln!("spandump: {message}");
+                return ExitCode::from(code);
+            }
+        };
+        if invocation.dump_program > 0 {
+            return dump_program(&expression, invocation.dump_program);
+        }
+        config.expression = Some(expression);
+    }
     // Lines for a person at a terminal appear as they come, as tcpdump's do.
     if config.write_is_text()
         && config.destination == Destination::Stdout
@@ -38,6 +54,41 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("spandump: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads libpcap and compiles the filter expression; on failure, the message and the
+/// exit code (1: no libpcap here, 2: a bad expression, as a usage error).
+fn compile_expression(text: &str) -> Result<Expression, (String, u8)> {
+    let pcap = LibPcap::load().map_err(|e| (e.to_string(), 1))?;
+    Expression::compile(&pcap, text).map_err(|e| (e.to_string(), 2))
+}
+
+/// `-d`, `-dd`, `-ddd`: the program as tcpdump prints it, on stdout.
+fn dump_program(expression: &Expression, level: u8) -> ExitCode {
+    let program = expression.program().instructions();
+    let text = match level {
+        1 => match LibPcap::load() {
+            Ok(pcap) => pcap.dump(program),
+            Err(e) => {
+                eprintln!("spandump: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        2 => libpcap::dump_c(program),
+        _ => libpcap::dump_decimal(program),
+    };
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spandump: cannot write stdout: {e}");
             ExitCode::FAILURE
         }
     }

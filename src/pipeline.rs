@@ -6,6 +6,7 @@
 //! A capture file and a live socket are both a [`Source`]: they share the filters,
 //! the writers, `-c`, `-U`, the stop flag and the counters.
 
+use crate::bpf::Expression;
 use crate::capture::{CaptureError, OuterFrame, Received, RingError, SocketError, Source};
 use crate::filter::Filter;
 use crate::reassembly::{self, Outcome, Reassembler};
@@ -60,6 +61,8 @@ pub struct Config {
     /// Flush after every frame (`-U`).
     pub packet_buffered: bool,
     pub filter: Filter,
+    /// The filter expression (tcpdump's language) the inner frames must pass.
+    pub expression: Option<Expression>,
     pub text: TextOptions,
     pub reassembly: reassembly::Limits,
     /// `--list-sessions`: count and tabulate the sessions, write no frames.
@@ -83,6 +86,7 @@ impl Config {
             count: None,
             packet_buffered: false,
             filter: Filter::default(),
+            expression: None,
             text: TextOptions::default(),
             reassembly: reassembly::Limits::default(),
             list_sessions: false,
@@ -399,6 +403,19 @@ impl<'c, E: Emit> Decoder<'c, E> {
             self.stats.filtered_out += 1;
             return Ok(());
         }
+        let head: &[u8] = match d.kind {
+            PayloadKind::Ethernet => &[],
+            PayloadKind::Ipv4 => &sink::SYNTH_ETHERNET_IPV4,
+            PayloadKind::Ipv6 => &sink::SYNTH_ETHERNET_IPV6,
+        };
+        let orig_len = (d.orig_len + head.len()).min(u32::MAX as usize) as u32;
+        // The expression sees the frame as written, before `-s` cuts it.
+        if let Some(expression) = &self.config.expression
+            && !expression.matches(head, d.frame, orig_len)
+        {
+            self.stats.expression_rejected += 1;
+            return Ok(());
+        }
         if let Some(no) = observed.session() {
             self.sessions.record_written(no);
         }
@@ -408,11 +425,6 @@ impl<'c, E: Emit> Decoder<'c, E> {
                 self.stats.note(note);
             }
         }
-        let head: &[u8] = match d.kind {
-            PayloadKind::Ethernet => &[],
-            PayloadKind::Ipv4 => &sink::SYNTH_ETHERNET_IPV4,
-            PayloadKind::Ipv6 => &sink::SYNTH_ETHERNET_IPV6,
-        };
         let snaplen = self.config.snaplen as usize;
         let (head, data) = if head.len() + d.frame.len() > snaplen {
             self.stats.snaplen_truncated += 1;
@@ -421,7 +433,6 @@ impl<'c, E: Emit> Decoder<'c, E> {
         } else {
             (head, d.frame)
         };
-        let orig_len = (d.orig_len + head.len()).min(u32::MAX as usize) as u32;
         let record = Record {
             ts,
             src,
@@ -487,6 +498,7 @@ impl<'c> DirectWriter<'c> {
             self.config.snaplen,
             precision,
             self.config.text,
+            self.config.expression.as_ref().map(Expression::text),
         );
         self.writer = self.output_result(writer)?;
         Ok(())

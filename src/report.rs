@@ -243,6 +243,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "outer_packets": stats.outer_packets,
         "frames_written": stats.frames_written,
         "filtered_out": stats.filtered_out,
+        "expression_rejected": stats.expression_rejected,
         "malformed": stats.malformed(),
         "unsupported": stats.unsupported(),
         "kernel_drops": stats.kernel_drops.unwrap_or(0),

@@ -1,6 +1,7 @@
 //! Counts every outcome of every outer packet, and prints the summary.
 //!
-//! Each outer packet ends as a written frame, a filtered-out frame, a skip with a
+//! Each outer packet ends as a written frame, a filtered-out frame (not a session asked
+//! for), a frame the filter expression rejected, a skip with a
 //! named [`SkipCause`], or (for outer fragments) a piece held for reassembly. Notes
 //! count things worth knowing about frames that were still written.
 
@@ -13,7 +14,10 @@ pub struct Stats {
     /// Outer packets read from the source.
     pub outer_packets: u64,
     pub frames_written: u64,
+    /// Frames of sessions not asked for (`--key`, `--session`, `--from`, ...).
     pub filtered_out: u64,
+    /// Frames of the sessions asked for that the filter expression rejected.
+    pub expression_rejected: u64,
     /// Outer fragments kept for reassembly (each whole datagram is then counted once
     /// more as written, filtered or skipped).
     pub fragments_held: u64,
@@ -59,6 +63,7 @@ impl Stats {
         self.outer_packets += other.outer_packets;
         self.frames_written += other.frames_written;
         self.filtered_out += other.filtered_out;
+        self.expression_rejected += other.expression_rejected;
         self.fragments_held += other.fragments_held;
         self.fragments_reassembled += other.fragments_reassembled;
         self.snaplen_truncated += other.snaplen_truncated;
@@ -119,6 +124,13 @@ impl Stats {
             self.filtered_out,
             self.skipped_total()
         );
+        if self.expression_rejected > 0 {
+            let _ = writeln!(
+                s,
+                "  rejected by the filter expression: {}",
+                self.expression_rejected
+            );
+        }
         for (cause, n) in &self.skipped {
             let _ = writeln!(s, "  skipped {cause}: {n}");
         }

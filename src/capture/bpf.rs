@@ -28,60 +28,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// One classic BPF instruction, laid out as the kernel's `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Instruction {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
-}
-
-/// Opcode parts (`linux/bpf_common.h`, `linux/filter.h`).
-pub mod op {
-    pub const LD: u16 = 0x00;
-    pub const LDX: u16 = 0x01;
-    pub const ST: u16 = 0x02;
-    pub const STX: u16 = 0x03;
-    pub const ALU: u16 = 0x04;
-    pub const JMP: u16 = 0x05;
-    pub const RET: u16 = 0x06;
-    pub const MISC: u16 = 0x07;
-
-    pub const W: u16 = 0x00;
-    pub const H: u16 = 0x08;
-    pub const B: u16 = 0x10;
-
-    pub const IMM: u16 = 0x00;
-    pub const ABS: u16 = 0x20;
-    pub const IND: u16 = 0x40;
-    pub const MEM: u16 = 0x60;
-
-    pub const ADD: u16 = 0x00;
-    pub const MUL: u16 = 0x20;
-    pub const AND: u16 = 0x50;
-    pub const LSH: u16 = 0x60;
-    pub const RSH: u16 = 0x70;
-    pub const XOR: u16 = 0xA0;
-
-    pub const JA: u16 = 0x00;
-    pub const JEQ: u16 = 0x10;
-    pub const JGT: u16 = 0x20;
-    pub const JSET: u16 = 0x40;
-
-    pub const K: u16 = 0x00;
-    pub const X: u16 = 0x08;
-
-    pub const TAX: u16 = 0x00;
-    pub const TXA: u16 = 0x80;
-
-    /// `ret a` rather than `ret #k`.
-    pub const RET_A: u16 = 0x10;
-
-    /// `SKF_AD_OFF + SKF_AD_PROTOCOL`: an absolute load of this offset gives the
-    /// frame's ethertype (`skb->protocol`, host order), not packet bytes.
-    pub const AD_PROTOCOL: u32 = 0xFFFF_F000;
-}
+pub use crate::bpf::{Instruction, op};
 
 /// What precedes the IP header in the frames the socket sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -528,92 +475,21 @@ impl Asm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::Frame;
+    use crate::bpf::vm::{Dialect, Program};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    /// A classic BPF interpreter for the instructions the builder uses, with the
-    /// kernel's semantics: a load out of the packet ends the program with 0 (drop).
+    /// Runs a program as the kernel would, on the crate's interpreter (Linux dialect:
+    /// a load out of the packet ends the program with 0, that is, drop).
     fn run(program: &[Instruction], packet: &[u8]) -> u32 {
         run_with_protocol(program, packet, 0)
     }
 
     /// `run`, with `protocol` as the answer to the `SKF_AD_PROTOCOL` ancillary load.
     fn run_with_protocol(program: &[Instruction], packet: &[u8], protocol: u16) -> u32 {
-        let (mut a, mut x) = (0u32, 0u32);
-        let mut mem = [0u32; 16];
-        let mut pc = 0usize;
-        let load = |at: u64, size: usize| -> Option<u32> {
-            let at = usize::try_from(at).ok()?;
-            let bytes = packet.get(at..at.checked_add(size)?)?;
-            Some(bytes.iter().fold(0u32, |v, b| (v << 8) | u32::from(*b)))
-        };
-        for _ in 0..10_000 {
-            let Some(i) = program.get(pc) else {
-                panic!("ran off the end of the program");
-            };
-            pc += 1;
-            let class = i.code & 0x07;
-            let size = match i.code & 0x18 {
-                op::W => 4,
-                op::H => 2,
-                _ => 1,
-            };
-            match class {
-                op::LD | op::LDX => {
-                    let value = match i.code & 0xE0 {
-                        op::IMM => Some(i.k),
-                        op::ABS if i.k == op::AD_PROTOCOL => Some(u32::from(protocol)),
-                        op::ABS => load(u64::from(i.k), size),
-                        op::IND => load(u64::from(x) + u64::from(i.k), size),
-                        op::MEM => Some(mem[i.k as usize]),
-                        other => panic!("load mode {other:#x}"),
-                    };
-                    let Some(v) = value else { return 0 };
-                    if class == op::LD {
-                        a = v;
-                    } else {
-                        x = v;
-                    }
-                }
-                op::ST => mem[i.k as usize] = a,
-                op::STX => mem[i.k as usize] = x,
-                op::ALU => {
-                    let operand = if i.code & op::X != 0 { x } else { i.k };
-                    a = match i.code & 0xF0 {
-                        op::ADD => a.wrapping_add(operand),
-                        op::MUL => a.wrapping_mul(operand),
-                        op::AND => a & operand,
-                        op::LSH => a.wrapping_shl(operand),
-                        op::RSH => a.wrapping_shr(operand),
-                        op::XOR => a ^ operand,
-                        other => panic!("alu op {other:#x}"),
-                    };
-                }
-                op::JMP => {
-                    let taken = match i.code & 0xF0 {
-                        op::JA => {
-                            pc += i.k as usize;
-                            continue;
-                        }
-                        op::JEQ => a == i.k,
-                        op::JGT => a > i.k,
-                        op::JSET => a & i.k != 0,
-                        other => panic!("jump op {other:#x}"),
-                    };
-                    pc += usize::from(if taken { i.jt } else { i.jf });
-                }
-                op::RET if i.code & op::RET_A != 0 => return a,
-                op::RET => return i.k,
-                op::MISC => {
-                    if i.code & op::TXA != 0 {
-                        a = x;
-                    } else {
-                        x = a;
-                    }
-                }
-                other => panic!("class {other}"),
-            }
-        }
-        panic!("program loops");
+        let program = Program::validate_dialect(program, Dialect::LinuxSocket)
+            .unwrap_or_else(|e| panic!("invalid program: {e}"));
+        program.run_with_protocol(Frame::new(&[], packet), packet.len() as u32, protocol)
     }
 
     const SRC4: [u8; 4] = [198, 51, 100, 1];

@@ -188,13 +188,15 @@ fn epb_options<'c>(r: &Record<'_>, comment: &'c mut String) -> pcapng::EpbOption
 
 impl Writer {
     /// Starts the output: writes the file header now, so a reader at the other end of
-    /// a pipe can start.
+    /// a pipe can start. `expression`, the filter expression the frames passed, is
+    /// recorded in each pcapng interface.
     pub fn open(
         format: Format,
         out: Output,
         snaplen: u32,
         precision: TsPrecision,
         text: text::TextOptions,
+        expression: Option<&str>,
     ) -> io::Result<Writer> {
         Ok(match format {
             Format::Pcap => Writer::Pcap(pcap::PcapWriter::new(
@@ -204,7 +206,11 @@ impl Writer {
                 precision,
             )?),
             Format::PcapNg => Writer::PcapNg(Box::new(SessionInterfaces {
-                writer: pcapng::PcapNgWriter::new(out)?,
+                writer: {
+                    let mut writer = pcapng::PcapNgWriter::new(out)?;
+                    writer.set_interface_filter(expression);
+                    writer
+                },
                 snaplen,
                 interfaces: HashMap::new(),
                 last: None,

@@ -41,6 +41,9 @@ const SHB_USERAPPL: u16 = 4;
 const IF_NAME: u16 = 2;
 const IF_DESCRIPTION: u16 = 3;
 const IF_TSRESOL: u16 = 9;
+const IF_FILTER: u16 = 11;
+/// First byte of an `if_filter` value: the filter is a libpcap expression.
+const IF_FILTER_LIBPCAP: u8 = 0;
 const EPB_FLAGS: u16 = 2;
 const EPB_DROPCOUNT: u16 = 4;
 const EPB_PACKETID: u16 = 5;
@@ -85,6 +88,9 @@ pub struct PcapNgWriter<W: Write> {
     out: W,
     /// Snap length of each interface added so far, indexed by interface id (0 = no limit).
     snaplens: Vec<u32>,
+    /// `if_filter` of the interfaces added from now on: type 0 (a libpcap filter
+    /// string), then the expression.
+    if_filter: Option<Vec<u8>>,
     /// Reused to assemble the rare blocks, so that only the first one allocates.
     scratch: Vec<u8>,
 }
@@ -96,6 +102,7 @@ impl<W: Write> PcapNgWriter<W> {
         let mut w = PcapNgWriter {
             out,
             snaplens: Vec::new(),
+            if_filter: None,
             scratch: Vec::with_capacity(128),
         };
         let mut b = BlockBuilder::start(&mut w.scratch, SHB_TYPE);
@@ -109,13 +116,24 @@ impl<W: Write> PcapNgWriter<W> {
         Ok(w)
     }
 
+    /// Records `expression` (a libpcap filter expression) as the `if_filter` option of
+    /// every interface added from now on; `None` stops recording one.
+    pub fn set_interface_filter(&mut self, expression: Option<&str>) {
+        self.if_filter = expression.map(|e| {
+            let mut value = Vec::with_capacity(1 + e.len());
+            value.push(IF_FILTER_LIBPCAP);
+            value.extend_from_slice(e.as_bytes());
+            value
+        });
+    }
+
     /// Writes an Interface Description Block and returns the new interface's id
     /// (0, 1, … in the order they are added).
     ///
     /// May be called at any time: an IDB later in the stream is valid as long as it
     /// precedes the interface's first packet. `snaplen` 0 means "no limit". Options:
     /// `if_name` and `if_description` when given (at most 65535 bytes each),
-    /// `if_tsresol` = 9 (nanoseconds) always.
+    /// `if_tsresol` = 9 (nanoseconds) always, `if_filter` when one was set.
     pub fn add_interface(
         &mut self,
         linktype: u16,
@@ -136,6 +154,9 @@ impl<W: Write> PcapNgWriter<W> {
             b.option(IF_DESCRIPTION, description.as_bytes())?;
         }
         b.option(IF_TSRESOL, &[TSRESOL_NANOS])?;
+        if let Some(filter) = &self.if_filter {
+            b.option(IF_FILTER, filter)?;
+        }
         b.finish()?;
         self.out.write_all(&self.scratch)?;
         self.snaplens.push(snaplen);
@@ -365,6 +386,7 @@ fn option_name(code: u16) -> &'static str {
     match code {
         IF_NAME => "if_name",
         IF_DESCRIPTION => "if_description",
+        IF_FILTER => "if_filter",
         _ => "option",
     }
 }
