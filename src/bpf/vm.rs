@@ -463,3 +463,238 @@ fn decode(at: usize, i: &Instruction, len: usize, dialect: Dialect) -> Result<Op
         _ => return Err(unknown),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::Instruction as I;
+    use op::*;
+
+    fn prog(code: &[I]) -> Program {
+        Program::validate(code).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn run(code: &[I], frame: &[u8]) -> u32 {
+        prog(code).run(Frame::new(&[], frame), frame.len() as u32)
+    }
+
+    const RET_A: I = I::stmt(RET | op::RET_A, 0);
+
+    #[test]
+    fn returns_k_or_a() {
+        assert_eq!(run(&[I::stmt(RET | K, 7)], &[]), 7);
+        assert_eq!(run(&[I::stmt(LD | IMM, 9), RET_A], &[]), 9);
+    }
+
+    #[test]
+    fn loads_are_big_endian_and_bounded_by_caplen() {
+        let frame = [1, 2, 3, 4, 5];
+        assert_eq!(run(&[I::stmt(LD | W | ABS, 1), RET_A], &frame), 0x0203_0405);
+        assert_eq!(run(&[I::stmt(LD | H | ABS, 3), RET_A], &frame), 0x0405);
+        assert_eq!(run(&[I::stmt(LD | B | ABS, 4), RET_A], &frame), 5);
+        // One byte past the end rejects, whatever follows.
+        let past = |code| run(&[code, I::stmt(RET | K, 1)], &frame);
+        assert_eq!(past(I::stmt(LD | W | ABS, 2)), 0);
+        assert_eq!(past(I::stmt(LD | H | ABS, 4)), 0);
+        assert_eq!(past(I::stmt(LD | B | ABS, 5)), 0);
+        assert_eq!(past(I::stmt(LD | B | ABS, u32::MAX)), 0);
+        assert_eq!(past(I::stmt(LDX | MSH | B, 5)), 0);
+        // libpcap has no ancillary loads: the protocol offset is past the end.
+        assert_eq!(past(I::stmt(LD | H | ABS, AD_PROTOCOL)), 0);
+    }
+
+    #[test]
+    fn indirect_loads_never_wrap() {
+        let frame = [0xAB; 8];
+        let ind = |x: u32, k: u32| {
+            run(
+                &[I::stmt(LDX | IMM, x), I::stmt(LD | B | IND, k), RET_A],
+                &frame,
+            )
+        };
+        assert_eq!(ind(3, 4), 0xAB);
+        assert_eq!(ind(4, 4), 0);
+        // X + k overflows 32 bits: libpcap rejects, it does not read byte 3.
+        assert_eq!(ind(u32::MAX, 4), 0);
+        assert_eq!(ind(4, u32::MAX), 0);
+    }
+
+    #[test]
+    fn len_is_the_wire_length_not_the_bytes_present() {
+        let p = prog(&[I::stmt(LD | W | LEN, 0), RET_A]);
+        assert_eq!(p.run(Frame::new(&[], &[0; 10]), 1500), 1500);
+        let p = prog(&[I::stmt(LDX | W | LEN, 0), I::stmt(MISC | TXA, 0), RET_A]);
+        assert_eq!(p.run(Frame::new(&[], &[0; 10]), 60), 60);
+    }
+
+    #[test]
+    fn a_frame_in_two_pieces_reads_as_one() {
+        let whole: Vec<u8> = (0u8..32).collect();
+        for split in 0..=whole.len() {
+            let (head, body) = whole.split_at(split);
+            for at in 0..34u32 {
+                for code in [LD | W | ABS, LD | H | ABS, LD | B | ABS] {
+                    let p = prog(&[I::stmt(code, at), RET_A]);
+                    let want = p.run(Frame::new(&[], &whole), 32);
+                    assert_eq!(
+                        p.run(Frame::new(head, body), 32),
+                        want,
+                        "split {split} at {at}"
+                    );
+                }
+            }
+        }
+        let p = prog(&[I::stmt(LDX | MSH | B, 14), I::stmt(MISC | TXA, 0), RET_A]);
+        let mut frame = [0u8; 20];
+        frame[14] = 0x45;
+        assert_eq!(p.run(Frame::new(&frame[..14], &frame[14..]), 20), 20);
+    }
+
+    #[test]
+    fn arithmetic_wraps_and_division_by_zero_rejects() {
+        let alu = |a: u32, code: u16, x: u32| {
+            run(
+                &[
+                    I::stmt(LD | IMM, a),
+                    I::stmt(LDX | IMM, x),
+                    I::stmt(ALU | code | X, 0),
+                    RET_A,
+                ],
+                &[],
+            )
+        };
+        assert_eq!(alu(5, ADD, u32::MAX), 4);
+        assert_eq!(alu(5, SUB, 6), u32::MAX);
+        assert_eq!(alu(0x8000_0000, MUL, 2), 0);
+        assert_eq!(alu(7, DIV, 2), 3);
+        assert_eq!(alu(7, MOD, 4), 3);
+        assert_eq!(alu(0b1100, AND, 0b1010), 0b1000);
+        assert_eq!(alu(0b1100, OR, 0b1010), 0b1110);
+        assert_eq!(alu(0b1100, XOR, 0b1010), 0b0110);
+        assert_eq!(alu(1, LSH, 31), 0x8000_0000);
+        assert_eq!(alu(u32::MAX, LSH, 32), 0);
+        assert_eq!(alu(u32::MAX, RSH, 40), 0);
+        // Division or modulo by a zero X ends the program with 0.
+        let zero = |code: u16| {
+            run(
+                &[
+                    I::stmt(LD | IMM, 7),
+                    I::stmt(ALU | code | X, 0),
+                    I::stmt(RET | K, 1),
+                ],
+                &[],
+            )
+        };
+        assert_eq!(zero(DIV), 0);
+        assert_eq!(zero(MOD), 0);
+        assert_eq!(
+            run(&[I::stmt(LD | IMM, 1), I::stmt(ALU | NEG, 0), RET_A], &[]),
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn comparisons_and_scratch_memory() {
+        let cmp = |code: u16, a: u32, k: u32| {
+            run(
+                &[
+                    I::stmt(LD | IMM, a),
+                    I::jump(JMP | code | K, k, 1, 0),
+                    I::stmt(RET | K, 0),
+                    I::stmt(RET | K, 1),
+                ],
+                &[],
+            )
+        };
+        assert_eq!((cmp(JEQ, 3, 3), cmp(JEQ, 3, 4)), (1, 0));
+        assert_eq!((cmp(JGT, 4, 3), cmp(JGT, 3, 3)), (1, 0));
+        assert_eq!((cmp(JGE, 3, 3), cmp(JGE, 2, 3)), (1, 0));
+        assert_eq!((cmp(JSET, 6, 2), cmp(JSET, 6, 1)), (1, 0));
+        let mem = run(
+            &[
+                I::stmt(LD | IMM, 42),
+                I::stmt(ST, 15),
+                I::stmt(LDX | MEM, 15),
+                I::stmt(STX, 3),
+                I::stmt(LD | MEM, 3),
+                RET_A,
+            ],
+            &[],
+        );
+        assert_eq!(mem, 42);
+    }
+
+    #[test]
+    fn backward_jumps_are_bounded() {
+        // A counter loop: rounds back to instruction 1 until A == n.
+        let rounds = |n: u32| {
+            run(
+                &[
+                    I::stmt(LD | IMM, 0),
+                    I::stmt(ALU | ADD | K, 1),
+                    I::jump(JMP | JEQ | K, n, 1, 0),
+                    I::stmt(JMP | JA, (-3i32) as u32),
+                    RET_A,
+                ],
+                &[],
+            )
+        };
+        assert_eq!(rounds(10), 10);
+        assert_eq!(rounds(MAX_BACKWARD_JUMPS + 1), MAX_BACKWARD_JUMPS + 1);
+        // One more backward jump than allowed rejects; an endless loop ends.
+        assert_eq!(rounds(MAX_BACKWARD_JUMPS + 2), 0);
+        assert_eq!(rounds(0), 0);
+    }
+
+    #[test]
+    fn validation_follows_libpcap() {
+        use ValidateError::*;
+        let err = |code: &[I]| Program::validate(code).unwrap_err();
+        assert_eq!(err(&[]), Empty);
+        assert_eq!(err(&[I::stmt(LD | IMM, 0)]), NoFinalReturn);
+        assert_eq!(
+            err(&[I::stmt(0x0F, 0), I::stmt(RET | K, 0)]),
+            UnknownOpcode { at: 0, code: 0x0F }
+        );
+        assert_eq!(
+            err(&[I::stmt(0x106, 0)]),
+            UnknownOpcode { at: 0, code: 0x106 }
+        );
+        assert_eq!(
+            err(&[I::stmt(ST, 16), I::stmt(RET | K, 0)]),
+            NoSuchMemoryWord { at: 0, k: 16 }
+        );
+        assert_eq!(
+            err(&[I::stmt(ALU | DIV | K, 0), I::stmt(RET | K, 0)]),
+            DivisionByZero { at: 0 }
+        );
+        assert_eq!(
+            err(&[I::stmt(ALU | LSH | K, 32), I::stmt(RET | K, 0)]),
+            ShiftTooFar { at: 0, k: 32 }
+        );
+        assert_eq!(
+            err(&[I::jump(JMP | JEQ | K, 0, 1, 0), I::stmt(RET | K, 0)]),
+            JumpOutOfProgram { at: 0 }
+        );
+        assert_eq!(
+            err(&[I::stmt(JMP | JA, 1), I::stmt(RET | K, 0)]),
+            JumpOutOfProgram { at: 0 }
+        );
+        assert_eq!(
+            err(&[
+                I::stmt(RET | K, 0),
+                I::stmt(JMP | JA, u32::MAX),
+                I::stmt(RET | K, 0)
+            ]),
+            JumpToItself { at: 1 }
+        );
+        assert_eq!(
+            err(&[I::stmt(ALU | NEG | X, 0), I::stmt(RET | K, 0)]),
+            UnknownOpcode {
+                at: 0,
+                code: ALU | NEG | X
+            }
+        );
+        assert!(Program::validate(&[I::stmt(LD | W | LEN, 0), RET_A]).is_ok());
+    }
+}

@@ -40,6 +40,7 @@ pub fn testdata(name: &str) -> PathBuf {
 ///
 /// ```text
 /// spandump: <R> outer packets read, <W> frames written, <F> filtered out, <S> skipped
+///   rejected by the filter expression: <count>
 ///   skipped <cause-id>: <count>
 ///   note <id>: <count>
 /// ```
@@ -49,6 +50,8 @@ pub struct Summary {
     pub written: u64,
     pub filtered: u64,
     pub skipped: u64,
+    /// `rejected by the filter expression: <count>` (0 when absent).
+    pub rejected: u64,
     /// `skipped <cause>: <count>` lines.
     pub skips: BTreeMap<String, u64>,
     /// `note <id>: <count>` lines.
@@ -103,6 +106,10 @@ pub fn parse_summary(stderr: &str) -> Result<Summary, String> {
         ..Summary::default()
     };
     for line in lines {
+        if let Some(n) = line.strip_prefix("  rejected by the filter expression: ") {
+            summary.rejected = parse_count(n)?;
+            continue;
+        }
         let (map, body) = if let Some(b) = line.strip_prefix("  skipped ") {
             (&mut summary.skips, b)
         } else if let Some(b) = line.strip_prefix("  note ") {
