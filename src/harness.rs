@@ -206,3 +206,74 @@ pub fn ring_block(data: &[u8]) -> u64 {
     assert_eq!(pipeline.stats().outer_packets, packets);
     packets
 }
+
+/// A classic BPF program and a frame, from arbitrary bytes: 2 bytes of instruction
+/// count (little-endian), then 8 bytes per instruction (code, jt, jf, k as
+/// `struct bpf_insn` holds them, little-endian), then the frame's wire length (4
+/// bytes), one byte saying where the frame splits into two pieces, and the frame.
+/// Missing bytes read as zeros. The program is validated; a valid one runs on the
+/// frame whole and in two pieces, which must agree. Returns the verdict of a valid
+/// program, `None` for one the validator refused.
+pub fn bpf_program(data: &[u8]) -> Option<u32> {
+    let (program, wire_len, split, frame) = split_bpf_input(data);
+    let program = crate::bpf::Program::validate(&program).ok()?;
+    let whole = program.run(crate::bpf::Frame::new(&[], frame), wire_len);
+    let split = usize::from(split).min(frame.len());
+    let (head, body) = frame.split_at(split);
+    let pieces = program.run(crate::bpf::Frame::new(head, body), wire_len);
+    assert_eq!(
+        whole, pieces,
+        "the frame in two pieces gave another verdict"
+    );
+    Some(whole)
+}
+
+/// The parts of a [`bpf_program`] input: instructions, wire length, split point,
+/// frame.
+pub fn split_bpf_input(data: &[u8]) -> (Vec<crate::bpf::Instruction>, u32, u8, &[u8]) {
+    let mut rest = data;
+    let mut take = |n: usize| -> [u8; 8] {
+        let mut out = [0u8; 8];
+        let n = n.min(rest.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        out
+    };
+    let count = u16::from_le_bytes(take(2)[..2].try_into().unwrap_or_default());
+    let program = (0..count)
+        .map(|_| {
+            let b = take(8);
+            crate::bpf::Instruction {
+                code: u16::from_le_bytes([b[0], b[1]]),
+                jt: b[2],
+                jf: b[3],
+                k: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            }
+        })
+        .collect();
+    let wire = take(4);
+    let wire_len = u32::from_le_bytes([wire[0], wire[1], wire[2], wire[3]]);
+    let split = take(1)[0];
+    (program, wire_len, split, rest)
+}
+
+/// The input [`bpf_program`] reads `program`, `wire_len`, `split` and `frame` from.
+pub fn bpf_input(
+    program: &[crate::bpf::Instruction],
+    wire_len: u32,
+    split: u8,
+    frame: &[u8],
+) -> Vec<u8> {
+    let mut out = (program.len().min(usize::from(u16::MAX)) as u16)
+        .to_le_bytes()
+        .to_vec();
+    for i in program.iter().take(usize::from(u16::MAX)) {
+        out.extend_from_slice(&i.code.to_le_bytes());
+        out.extend_from_slice(&[i.jt, i.jf]);
+        out.extend_from_slice(&i.k.to_le_bytes());
+    }
+    out.extend_from_slice(&wire_len.to_le_bytes());
+    out.push(split);
+    out.extend_from_slice(frame);
+    out
+}

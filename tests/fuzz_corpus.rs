@@ -95,6 +95,9 @@ fn fuzz_corpora_and_regressions() {
         ("ring_block", |b: &[u8]| {
             harness::ring_block(b);
         }),
+        ("bpf_program", |b: &[u8]| {
+            let _ = harness::bpf_program(b);
+        }),
     ];
     // A new fuzz target must be added here, or its corpus is never replayed.
     let mut on_disk: Vec<String> = files_in(&fuzz.join("fuzz_targets"))

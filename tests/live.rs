@@ -1056,3 +1056,112 @@ fn list_sessions_redraws_on_a_terminal() {
         "{text}"
     );
 }
+
+/// A filter expression on every live source (ring by address, raw socket, ring on an
+/// interface with two threads, text output): exactly the inner frames libpcap's own
+/// `pcap_offline_filter` keeps, combined with the session flags by AND.
+#[test]
+fn filter_expressions_select_on_every_live_source() {
+    if !root_or_skip() {
+        return;
+    }
+    let pcap = match spandump::bpf::libpcap::LibPcap::load() {
+        Ok(pcap) => pcap,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("note: {e}; skipping");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let net = Net::new();
+    let sent = mixed(false, 120);
+    let keeps = |text: &str, session: Option<u16>| -> Vec<Vec<u8>> {
+        let program = spandump::bpf::Expression::compile(&pcap, text).expect("compiles");
+        sent.iter()
+            .filter(|m| session.is_none() || m.session == session)
+            .filter(|m| {
+                let i = &m.inner;
+                pcap.offline_filter(program.program().instructions(), i, i.len() as u32) != 0
+            })
+            .map(|m| m.inner.clone())
+            .collect()
+    };
+    let runs: [(&str, Vec<&str>, &str, Option<u16>); 4] = [
+        ("ring", vec!["--listen", "198.51.100.2"], "icmp", None),
+        (
+            "raw",
+            vec!["--listen", "198.51.100.2", "--raw-socket"],
+            "greater 700",
+            None,
+        ),
+        (
+            "threads",
+            vec!["-i", &net.sink_if, "--threads", "2", "--session", "77"],
+            "udp and greater 700",
+            Some(77),
+        ),
+        ("text", vec!["-i", &net.sink_if], "icmp", None),
+    ];
+    let mut started = Vec::new();
+    for (name, how, text, session) in &runs {
+        let path = net.path(&format!("{name}.pcapng"));
+        let mut args = how.clone();
+        let path_str = path.to_str().unwrap().to_string();
+        let text_out = *name == "text";
+        if !text_out {
+            args.extend(["-w", path_str.as_str()]);
+        }
+        args.push(text);
+        let spandump = if text_out {
+            let out = fs::File::create(&path).expect("text output");
+            net.spandump_with(name, &args, Stdio::from(out))
+        } else {
+            net.spandump(name, &args)
+        };
+        let want = keeps(text, *session);
+        assert!(
+            !want.is_empty() && want.len() < sent.len(),
+            "{name}: '{text}'"
+        );
+        started.push((spandump, path, want, *name, *text));
+    }
+    net.send(&wires(&sent));
+    for (mut spandump, path, want, name, text) in started {
+        if name == "text" {
+            let start = Instant::now();
+            while fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .count()
+                < want.len()
+            {
+                assert!(start.elapsed() < DEADLINE, "{name}: too few lines");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        } else {
+            wait_for_records(&path, want.len(), &spandump);
+        }
+        let stderr = spandump.interrupt();
+        let summary = parse_summary(&stderr).unwrap();
+        assert_eq!(
+            summary.written,
+            want.len() as u64,
+            "{name} '{text}': {stderr}"
+        );
+        assert_eq!(
+            summary.written + summary.rejected + summary.filtered,
+            sent.len() as u64,
+            "{name} '{text}': {stderr}"
+        );
+        if name == "text" {
+            let lines = fs::read_to_string(&path).unwrap();
+            assert_eq!(lines.lines().count(), want.len(), "{lines}");
+            assert!(
+                lines.lines().all(|l| l.contains("ICMP echo request")),
+                "{lines}"
+            );
+        } else {
+            common::assert_frames_eq(name, &read_capture(&path).frames(), &want);
+        }
+    }
+}
