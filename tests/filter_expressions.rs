@@ -18,7 +18,7 @@ mod common;
 
 use common::capgen::{self, IpAddrs, Ipv4, Ipv6, Ipv6Ext, VlanTag, ethertype, ipproto, tcp_flags};
 use common::{have_tool, read_capture_bytes, run, testdata};
-use spandump::bpf::libpcap::LibPcap;
+use spandump::bpf::libpcap::{LibPcap, RawProgram};
 use spandump::bpf::{Expression, Frame};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -390,9 +390,10 @@ fn interpreter_agrees_with_libpcap_on_every_frame() {
         let expression =
             Expression::compile(&pcap, text).unwrap_or_else(|e| panic!("'{text}': {e}"));
         let program = expression.program();
+        let raw = RawProgram::new(program.instructions());
         let mut kept_here = 0;
         for f in &frames {
-            let want = pcap.offline_filter(program.instructions(), &f.data, f.wire_len);
+            let want = pcap.offline_filter(&raw, &f.data, f.wire_len);
             let got = program.run(Frame::new(&[], &f.data), f.wire_len);
             assert_eq!(got, want, "'{text}' on {}", f.origin);
             // The same frame in two pieces, split inside the Ethernet header.
@@ -831,7 +832,7 @@ fn validator_and_interpreter_agree_with_libpcap_on_random_programs() {
                 accepted += 1;
                 let forward_only = program.iter().all(|i| i.code != 0x05 || (i.k as i32) >= 0);
                 if forward_only {
-                    let want = pcap.offline_filter(program, frame, wire_len);
+                    let want = pcap.offline_filter(&RawProgram::new(program), frame, wire_len);
                     let got = mine.run(Frame::new(&[], frame), wire_len);
                     assert_eq!(got, want, "{program:?} on {frame:02x?} ({wire_len})");
                     compared += 1;

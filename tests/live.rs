@@ -1077,11 +1077,12 @@ fn filter_expressions_select_on_every_live_source() {
     let sent = mixed(false, 120);
     let keeps = |text: &str, session: Option<u16>| -> Vec<Vec<u8>> {
         let program = spandump::bpf::Expression::compile(&pcap, text).expect("compiles");
+        let raw = spandump::bpf::libpcap::RawProgram::new(program.program().instructions());
         sent.iter()
             .filter(|m| session.is_none() || m.session == session)
             .filter(|m| {
                 let i = &m.inner;
-                pcap.offline_filter(program.program().instructions(), i, i.len() as u32) != 0
+                pcap.offline_filter(&raw, i, i.len() as u32) != 0
             })
             .map(|m| m.inner.clone())
             .collect()

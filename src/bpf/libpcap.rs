@@ -254,8 +254,7 @@ impl LibPcap {
 
     /// libpcap's own verdict on a frame (`pcap_offline_filter`): the reference the
     /// interpreter is tested and measured against.
-    pub fn offline_filter(&self, program: &[Instruction], frame: &[u8], wire_len: u32) -> u32 {
-        let mut raw = to_raw(program);
+    pub fn offline_filter(&self, program: &RawProgram, frame: &[u8], wire_len: u32) -> u32 {
         let Ok(caplen) = u32::try_from(frame.len()) else {
             return 0;
         };
@@ -267,14 +266,15 @@ impl LibPcap {
             caplen,
             len: wire_len,
         };
-        let program = BpfProgram {
-            bf_len: raw.len() as c_uint,
-            bf_insns: raw.as_mut_ptr(),
+        let bpf = BpfProgram {
+            bf_len: program.insns.len() as c_uint,
+            bf_insns: program.insns.as_ptr().cast_mut(),
         };
-        // SAFETY: `program` points to `raw`, alive for the call; `frame` holds
-        // `caplen` bytes. libpcap reads only within them (its loads are bounded by
-        // caplen). Callers pass programs that end, as pcap_compile's do.
-        unsafe { (self.offline_filter)(&program, &header, frame.as_ptr()) as u32 }
+        // SAFETY: `bpf` points to `program`'s instructions, alive and unchanged for
+        // the call (libpcap only reads them); `frame` holds `caplen` bytes, and
+        // libpcap's loads are bounded by caplen. Callers pass programs that end, as
+        // pcap_compile's do.
+        unsafe { (self.offline_filter)(&bpf, &header, frame.as_ptr()) as u32 }
     }
 
     /// libpcap's `bpf_validate`: whether libpcap accepts the program.
@@ -285,6 +285,19 @@ impl LibPcap {
         };
         // SAFETY: bpf_validate reads `len` instructions from `raw`, alive for the call.
         unsafe { (self.validate)(raw.as_ptr(), len) != 0 }
+    }
+}
+
+/// A program in libpcap's layout, for [`LibPcap::offline_filter`].
+pub struct RawProgram {
+    insns: Vec<BpfInsn>,
+}
+
+impl RawProgram {
+    pub fn new(program: &[Instruction]) -> RawProgram {
+        RawProgram {
+            insns: to_raw(program),
+        }
     }
 }
 

@@ -54,48 +54,19 @@ pub enum Dialect {
     LinuxSocket,
 }
 
-/// Operand of an ALU operation or a comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Src {
-    K(u32),
-    X,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Alu {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    And,
-    Or,
-    Xor,
-    Lsh,
-    Rsh,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cmp {
-    Eq,
-    Gt,
-    Ge,
-    Set,
-}
-
-/// A decoded instruction; jump targets are absolute indexes, checked by validation.
+/// A decoded instruction: one flat variant per operation and operand kind, so that a
+/// step is one dispatch, in 8 bytes. Conditional jumps keep their offsets from the
+/// next instruction, `ja` an absolute target; validation keeps both in the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Ret(u32),
     RetA,
-    LdAbs {
-        size: u8,
-        k: u32,
-    },
-    LdInd {
-        size: u8,
-        k: u32,
-    },
+    LdW(u32),
+    LdH(u32),
+    LdB(u32),
+    LdIndW(u32),
+    LdIndH(u32),
+    LdIndB(u32),
     LdLen,
     LdxLen,
     LdxMsh(u32),
@@ -107,20 +78,67 @@ enum Op {
     Stx(u8),
     /// `ld [AD_PROTOCOL]` on a Linux socket.
     LdProtocol,
-    Ja {
-        to: u32,
-        backward: bool,
+    Ja(u32),
+    /// A backward `ja`: counted against [`MAX_BACKWARD_JUMPS`].
+    JaBack(u32),
+    JeqK {
+        k: u32,
+        jt: u8,
+        jf: u8,
     },
-    Jump {
-        cmp: Cmp,
-        src: Src,
-        jt: u32,
-        jf: u32,
+    JgtK {
+        k: u32,
+        jt: u8,
+        jf: u8,
     },
-    Alu {
-        alu: Alu,
-        src: Src,
+    JgeK {
+        k: u32,
+        jt: u8,
+        jf: u8,
     },
+    JsetK {
+        k: u32,
+        jt: u8,
+        jf: u8,
+    },
+    JeqX {
+        jt: u8,
+        jf: u8,
+    },
+    JgtX {
+        jt: u8,
+        jf: u8,
+    },
+    JgeX {
+        jt: u8,
+        jf: u8,
+    },
+    JsetX {
+        jt: u8,
+        jf: u8,
+    },
+    AddK(u32),
+    SubK(u32),
+    MulK(u32),
+    /// Divisor checked non-zero by validation.
+    DivK(u32),
+    ModK(u32),
+    AndK(u32),
+    OrK(u32),
+    XorK(u32),
+    /// Shift checked below 32 by validation.
+    LshK(u32),
+    RshK(u32),
+    AddX,
+    SubX,
+    MulX,
+    DivX,
+    ModX,
+    AndX,
+    OrX,
+    XorX,
+    LshX,
+    RshX,
     Neg,
     Tax,
     Txa,
@@ -171,20 +189,6 @@ impl<'a> Frame<'a> {
             }
         };
         Some(bytes.iter().fold(0u32, |v, b| (v << 8) | u32::from(*b)))
-    }
-
-    #[inline]
-    fn load_size(&self, size: u8, at: u64) -> Option<u32> {
-        match size {
-            4 => self.load::<4>(at),
-            2 => self.load::<2>(at),
-            _ => self.load::<1>(at),
-        }
-    }
-
-    #[inline]
-    fn byte(&self, at: u64) -> Option<u32> {
-        self.load::<1>(at)
     }
 }
 
@@ -238,88 +242,75 @@ impl Program {
         let mut mem = [0u32; op::MEMWORDS as usize];
         let mut backward_jumps = 0u32;
         let mut pc = 0usize;
-        loop {
-            // Validation keeps every target inside the program and ends it with a
-            // return; `get` keeps even a broken invariant from panicking.
-            let Some(op) = self.ops.get(pc) else {
-                return 0;
-            };
-            pc += 1;
-            match *op {
-                Op::Ret(k) => return k,
-                Op::RetA => return a,
-                Op::LdAbs { size, k } => match frame.load_size(size, u64::from(k)) {
-                    Some(v) => a = v,
-                    None => return 0,
-                },
-                Op::LdInd { size, k } => match frame.load_size(size, u64::from(x) + u64::from(k)) {
-                    Some(v) => a = v,
-                    None => return 0,
-                },
-                Op::LdLen => a = wire_len,
-                Op::LdxLen => x = wire_len,
-                Op::LdxMsh(k) => match frame.byte(u64::from(k)) {
-                    Some(v) => x = (v & 0xF) << 2,
-                    None => return 0,
-                },
-                Op::LdImm(k) => a = k,
-                Op::LdxImm(k) => x = k,
-                Op::LdMem(m) => a = mem[usize::from(m)],
-                Op::LdxMem(m) => x = mem[usize::from(m)],
-                Op::St(m) => mem[usize::from(m)] = a,
-                Op::Stx(m) => mem[usize::from(m)] = x,
-                Op::LdProtocol => a = u32::from(protocol),
-                Op::Ja { to, backward } => {
-                    if backward {
+        // `?` on a load ends the program with 0: the frame is rejected.
+        let mut run = || -> Option<u32> {
+            loop {
+                // Validation keeps every target inside the program and ends it with
+                // a return; `get` keeps even a broken invariant from panicking.
+                let op = *self.ops.get(pc)?;
+                pc += 1;
+                match op {
+                    Op::Ret(k) => return Some(k),
+                    Op::RetA => return Some(a),
+                    Op::LdW(k) => a = frame.load::<4>(u64::from(k))?,
+                    Op::LdH(k) => a = frame.load::<2>(u64::from(k))?,
+                    Op::LdB(k) => a = frame.load::<1>(u64::from(k))?,
+                    Op::LdIndW(k) => a = frame.load::<4>(u64::from(x) + u64::from(k))?,
+                    Op::LdIndH(k) => a = frame.load::<2>(u64::from(x) + u64::from(k))?,
+                    Op::LdIndB(k) => a = frame.load::<1>(u64::from(x) + u64::from(k))?,
+                    Op::LdLen => a = wire_len,
+                    Op::LdxLen => x = wire_len,
+                    Op::LdxMsh(k) => x = (frame.load::<1>(u64::from(k))? & 0xF) << 2,
+                    Op::LdImm(k) => a = k,
+                    Op::LdxImm(k) => x = k,
+                    Op::LdMem(m) => a = mem[usize::from(m & 0xF)],
+                    Op::LdxMem(m) => x = mem[usize::from(m & 0xF)],
+                    Op::St(m) => mem[usize::from(m & 0xF)] = a,
+                    Op::Stx(m) => mem[usize::from(m & 0xF)] = x,
+                    Op::LdProtocol => a = u32::from(protocol),
+                    Op::Ja(to) => pc = to as usize,
+                    Op::JaBack(to) => {
                         backward_jumps += 1;
                         if backward_jumps > MAX_BACKWARD_JUMPS {
-                            return 0;
+                            return None;
                         }
+                        pc = to as usize;
                     }
-                    pc = to as usize;
+                    Op::JeqK { k, jt, jf } => pc += usize::from(if a == k { jt } else { jf }),
+                    Op::JgtK { k, jt, jf } => pc += usize::from(if a > k { jt } else { jf }),
+                    Op::JgeK { k, jt, jf } => pc += usize::from(if a >= k { jt } else { jf }),
+                    Op::JsetK { k, jt, jf } => pc += usize::from(if a & k != 0 { jt } else { jf }),
+                    Op::JeqX { jt, jf } => pc += usize::from(if a == x { jt } else { jf }),
+                    Op::JgtX { jt, jf } => pc += usize::from(if a > x { jt } else { jf }),
+                    Op::JgeX { jt, jf } => pc += usize::from(if a >= x { jt } else { jf }),
+                    Op::JsetX { jt, jf } => pc += usize::from(if a & x != 0 { jt } else { jf }),
+                    Op::AddK(k) => a = a.wrapping_add(k),
+                    Op::SubK(k) => a = a.wrapping_sub(k),
+                    Op::MulK(k) => a = a.wrapping_mul(k),
+                    Op::DivK(k) => a = a.checked_div(k)?,
+                    Op::ModK(k) => a = a.checked_rem(k)?,
+                    Op::AndK(k) => a &= k,
+                    Op::OrK(k) => a |= k,
+                    Op::XorK(k) => a ^= k,
+                    Op::LshK(k) => a = a.checked_shl(k).unwrap_or(0),
+                    Op::RshK(k) => a = a.checked_shr(k).unwrap_or(0),
+                    Op::AddX => a = a.wrapping_add(x),
+                    Op::SubX => a = a.wrapping_sub(x),
+                    Op::MulX => a = a.wrapping_mul(x),
+                    Op::DivX => a = a.checked_div(x)?,
+                    Op::ModX => a = a.checked_rem(x)?,
+                    Op::AndX => a &= x,
+                    Op::OrX => a |= x,
+                    Op::XorX => a ^= x,
+                    Op::LshX => a = a.checked_shl(x).unwrap_or(0),
+                    Op::RshX => a = a.checked_shr(x).unwrap_or(0),
+                    Op::Neg => a = 0u32.wrapping_sub(a),
+                    Op::Tax => x = a,
+                    Op::Txa => a = x,
                 }
-                Op::Jump { cmp, src, jt, jf } => {
-                    let v = match src {
-                        Src::K(k) => k,
-                        Src::X => x,
-                    };
-                    let taken = match cmp {
-                        Cmp::Eq => a == v,
-                        Cmp::Gt => a > v,
-                        Cmp::Ge => a >= v,
-                        Cmp::Set => a & v != 0,
-                    };
-                    pc = if taken { jt } else { jf } as usize;
-                }
-                Op::Alu { alu, src } => {
-                    let v = match src {
-                        Src::K(k) => k,
-                        Src::X => x,
-                    };
-                    a = match alu {
-                        Alu::Add => a.wrapping_add(v),
-                        Alu::Sub => a.wrapping_sub(v),
-                        Alu::Mul => a.wrapping_mul(v),
-                        Alu::Div => match a.checked_div(v) {
-                            Some(q) => q,
-                            None => return 0,
-                        },
-                        Alu::Mod => match a.checked_rem(v) {
-                            Some(r) => r,
-                            None => return 0,
-                        },
-                        Alu::And => a & v,
-                        Alu::Or => a | v,
-                        Alu::Xor => a ^ v,
-                        Alu::Lsh => a.checked_shl(v).unwrap_or(0),
-                        Alu::Rsh => a.checked_shr(v).unwrap_or(0),
-                    };
-                }
-                Op::Neg => a = 0u32.wrapping_sub(a),
-                Op::Tax => x = a,
-                Op::Txa => a = x,
             }
-        }
+        };
+        run().unwrap_or(0)
     }
 }
 
@@ -333,134 +324,173 @@ fn decode(at: usize, i: &Instruction, len: usize, dialect: Dialect) -> Result<Op
             .filter(|m| u32::from(*m) < op::MEMWORDS)
             .ok_or(ValidateError::NoSuchMemoryWord { at, k })
     };
-    // A conditional jump's target, `off` instructions after the next one.
+    // A conditional jump's offset from the next instruction, checked in the program.
     let target = |off: u8| {
-        let to = at + 1 + usize::from(off);
-        if to < len {
-            Ok(to as u32)
+        if at + 1 + usize::from(off) < len {
+            Ok(off)
         } else {
             Err(ValidateError::JumpOutOfProgram { at })
         }
     };
-    let unknown = ValidateError::UnknownOpcode { at, code: i.code };
-    let size = |code: u16| match code & 0x18 {
-        op::W => 4,
-        op::H => 2,
-        _ => 1,
+    let (jt, jf) = (|| target(i.jt), || target(i.jf));
+    let nonzero = |op: fn(u32) -> Op| {
+        if k == 0 {
+            Err(ValidateError::DivisionByZero { at })
+        } else {
+            Ok(op(k))
+        }
     };
-    let code = i.code;
-    // Opcodes are 8 bits wide: class, size or source, mode or operation.
-    if code > 0xFF {
-        return Err(unknown);
-    }
-    Ok(match code & 0x07 {
-        op::RET => match code {
-            c if c == op::RET | op::K => Op::Ret(k),
-            c if c == op::RET | op::RET_A => Op::RetA,
-            _ => return Err(unknown),
-        },
-        op::LD => match code {
-            c if c == op::LD | op::W | op::ABS
-                || c == op::LD | op::H | op::ABS
-                || c == op::LD | op::B | op::ABS =>
-            {
-                if dialect == Dialect::LinuxSocket && k == op::AD_PROTOCOL {
-                    Op::LdProtocol
-                } else {
-                    Op::LdAbs { size: size(c), k }
-                }
+    let shift = |op: fn(u32) -> Op| {
+        if k >= 32 {
+            Err(ValidateError::ShiftTooFar { at, k })
+        } else {
+            Ok(op(k))
+        }
+    };
+    use op::*;
+    const LD_W_ABS: u16 = LD | W | ABS;
+    const LD_H_ABS: u16 = LD | H | ABS;
+    const LD_B_ABS: u16 = LD | B | ABS;
+    const LD_W_IND: u16 = LD | W | IND;
+    const LD_H_IND: u16 = LD | H | IND;
+    const LD_B_IND: u16 = LD | B | IND;
+    const LD_LEN: u16 = LD | W | LEN;
+    const LDX_LEN: u16 = LDX | W | LEN;
+    const LDX_MSH: u16 = LDX | MSH | B;
+    const LD_IMM: u16 = LD | IMM;
+    const LDX_IMM: u16 = LDX | IMM;
+    const LD_MEM: u16 = LD | MEM;
+    const LDX_MEM: u16 = LDX | MEM;
+    const RET_K: u16 = RET | K;
+    const RET_ACC: u16 = RET | RET_A;
+    const JMP_JA: u16 = JMP | JA;
+    const JEQ_K: u16 = JMP | JEQ | K;
+    const JGT_K: u16 = JMP | JGT | K;
+    const JGE_K: u16 = JMP | JGE | K;
+    const JSET_K: u16 = JMP | JSET | K;
+    const JEQ_X: u16 = JMP | JEQ | X;
+    const JGT_X: u16 = JMP | JGT | X;
+    const JGE_X: u16 = JMP | JGE | X;
+    const JSET_X: u16 = JMP | JSET | X;
+    const ADD_K: u16 = ALU | ADD | K;
+    const SUB_K: u16 = ALU | SUB | K;
+    const MUL_K: u16 = ALU | MUL | K;
+    const DIV_K: u16 = ALU | DIV | K;
+    const MOD_K: u16 = ALU | MOD | K;
+    const AND_K: u16 = ALU | AND | K;
+    const OR_K: u16 = ALU | OR | K;
+    const XOR_K: u16 = ALU | XOR | K;
+    const LSH_K: u16 = ALU | LSH | K;
+    const RSH_K: u16 = ALU | RSH | K;
+    const ADD_X: u16 = ALU | ADD | X;
+    const SUB_X: u16 = ALU | SUB | X;
+    const MUL_X: u16 = ALU | MUL | X;
+    const DIV_X: u16 = ALU | DIV | X;
+    const MOD_X: u16 = ALU | MOD | X;
+    const AND_X: u16 = ALU | AND | X;
+    const OR_X: u16 = ALU | OR | X;
+    const XOR_X: u16 = ALU | XOR | X;
+    const LSH_X: u16 = ALU | LSH | X;
+    const RSH_X: u16 = ALU | RSH | X;
+    const ALU_NEG: u16 = ALU | NEG;
+    const MISC_TAX: u16 = MISC | TAX;
+    const MISC_TXA: u16 = MISC | TXA;
+    Ok(match i.code {
+        RET_K => Op::Ret(k),
+        RET_ACC => Op::RetA,
+        LD_W_ABS | LD_H_ABS | LD_B_ABS if dialect == Dialect::LinuxSocket && k == AD_PROTOCOL => {
+            Op::LdProtocol
+        }
+        LD_W_ABS => Op::LdW(k),
+        LD_H_ABS => Op::LdH(k),
+        LD_B_ABS => Op::LdB(k),
+        LD_W_IND => Op::LdIndW(k),
+        LD_H_IND => Op::LdIndH(k),
+        LD_B_IND => Op::LdIndB(k),
+        LD_LEN => Op::LdLen,
+        LDX_LEN => Op::LdxLen,
+        LDX_MSH => Op::LdxMsh(k),
+        LD_IMM => Op::LdImm(k),
+        LDX_IMM => Op::LdxImm(k),
+        LD_MEM => Op::LdMem(mem()?),
+        LDX_MEM => Op::LdxMem(mem()?),
+        ST => Op::St(mem()?),
+        STX => Op::Stx(mem()?),
+        JMP_JA => {
+            // Offsets are 32-bit and wrap: a backward jump is a huge forward one.
+            let to = (at as u32).wrapping_add(1).wrapping_add(k);
+            if to as usize >= len {
+                return Err(ValidateError::JumpOutOfProgram { at });
             }
-            c if c == op::LD | op::W | op::IND
-                || c == op::LD | op::H | op::IND
-                || c == op::LD | op::B | op::IND =>
-            {
-                Op::LdInd { size: size(c), k }
+            if to as usize == at {
+                return Err(ValidateError::JumpToItself { at });
             }
-            c if c == op::LD | op::W | op::LEN => Op::LdLen,
-            c if c == op::LD | op::IMM => Op::LdImm(k),
-            c if c == op::LD | op::MEM => Op::LdMem(mem()?),
-            _ => return Err(unknown),
-        },
-        op::LDX => match code {
-            c if c == op::LDX | op::W | op::LEN => Op::LdxLen,
-            c if c == op::LDX | op::MSH | op::B => Op::LdxMsh(k),
-            c if c == op::LDX | op::IMM => Op::LdxImm(k),
-            c if c == op::LDX | op::MEM => Op::LdxMem(mem()?),
-            _ => return Err(unknown),
-        },
-        op::ST if code == op::ST => Op::St(mem()?),
-        op::STX if code == op::STX => Op::Stx(mem()?),
-        op::JMP => {
-            if code == op::JMP | op::JA {
-                // Offsets are 32-bit and wrap: a backward jump is a huge forward one.
-                let to = (at as u32).wrapping_add(1).wrapping_add(k);
-                if to as usize >= len {
-                    return Err(ValidateError::JumpOutOfProgram { at });
-                }
-                if to as usize == at {
-                    return Err(ValidateError::JumpToItself { at });
-                }
-                return Ok(Op::Ja {
-                    to,
-                    backward: (to as usize) < at,
-                });
-            }
-            let cmp = match code & 0xF0 {
-                op::JEQ => Cmp::Eq,
-                op::JGT => Cmp::Gt,
-                op::JGE => Cmp::Ge,
-                op::JSET => Cmp::Set,
-                _ => return Err(unknown),
-            };
-            let src = if code & op::X != 0 { Src::X } else { Src::K(k) };
-            Op::Jump {
-                cmp,
-                src,
-                jt: target(i.jt)?,
-                jf: target(i.jf)?,
+            if (to as usize) < at {
+                Op::JaBack(to)
+            } else {
+                Op::Ja(to)
             }
         }
-        op::ALU => {
-            if code & 0xF0 == op::NEG {
-                return if code == op::ALU | op::NEG {
-                    Ok(Op::Neg)
-                } else {
-                    Err(unknown)
-                };
-            }
-            let src = if code & op::X != 0 { Src::X } else { Src::K(k) };
-            let alu = match code & 0xF0 {
-                op::ADD => Alu::Add,
-                op::SUB => Alu::Sub,
-                op::MUL => Alu::Mul,
-                op::DIV => Alu::Div,
-                op::MOD => Alu::Mod,
-                op::AND => Alu::And,
-                op::OR => Alu::Or,
-                op::XOR => Alu::Xor,
-                op::LSH => Alu::Lsh,
-                op::RSH => Alu::Rsh,
-                _ => return Err(unknown),
-            };
-            if let Src::K(k) = src {
-                match alu {
-                    Alu::Div | Alu::Mod if k == 0 => {
-                        return Err(ValidateError::DivisionByZero { at });
-                    }
-                    Alu::Lsh | Alu::Rsh if k >= 32 => {
-                        return Err(ValidateError::ShiftTooFar { at, k });
-                    }
-                    _ => {}
-                }
-            }
-            Op::Alu { alu, src }
-        }
-        op::MISC => match code {
-            c if c == op::MISC | op::TAX => Op::Tax,
-            c if c == op::MISC | op::TXA => Op::Txa,
-            _ => return Err(unknown),
+        JEQ_K => Op::JeqK {
+            k,
+            jt: jt()?,
+            jf: jf()?,
         },
-        _ => return Err(unknown),
+        JGT_K => Op::JgtK {
+            k,
+            jt: jt()?,
+            jf: jf()?,
+        },
+        JGE_K => Op::JgeK {
+            k,
+            jt: jt()?,
+            jf: jf()?,
+        },
+        JSET_K => Op::JsetK {
+            k,
+            jt: jt()?,
+            jf: jf()?,
+        },
+        JEQ_X => Op::JeqX {
+            jt: jt()?,
+            jf: jf()?,
+        },
+        JGT_X => Op::JgtX {
+            jt: jt()?,
+            jf: jf()?,
+        },
+        JGE_X => Op::JgeX {
+            jt: jt()?,
+            jf: jf()?,
+        },
+        JSET_X => Op::JsetX {
+            jt: jt()?,
+            jf: jf()?,
+        },
+        ADD_K => Op::AddK(k),
+        SUB_K => Op::SubK(k),
+        MUL_K => Op::MulK(k),
+        DIV_K => nonzero(Op::DivK)?,
+        MOD_K => nonzero(Op::ModK)?,
+        AND_K => Op::AndK(k),
+        OR_K => Op::OrK(k),
+        XOR_K => Op::XorK(k),
+        LSH_K => shift(Op::LshK)?,
+        RSH_K => shift(Op::RshK)?,
+        ADD_X => Op::AddX,
+        SUB_X => Op::SubX,
+        MUL_X => Op::MulX,
+        DIV_X => Op::DivX,
+        MOD_X => Op::ModX,
+        AND_X => Op::AndX,
+        OR_X => Op::OrX,
+        XOR_X => Op::XorX,
+        LSH_X => Op::LshX,
+        RSH_X => Op::RshX,
+        ALU_NEG => Op::Neg,
+        MISC_TAX => Op::Tax,
+        MISC_TXA => Op::Txa,
+        code => return Err(ValidateError::UnknownOpcode { at, code }),
     })
 }
 
