@@ -6,8 +6,9 @@
 #   bash benches/vs_tcpdump.sh [PACKETS]     (default 1000000)
 #
 # Prints, per input file, the mean wall time of each command, the ratios
-# spandump/tcpdump and spandump/cat, and spandump's peak RSS on a small and a large
-# input (it must not grow with the input: spandump streams).
+# spandump/tcpdump and spandump/cat; then, with a filter expression, spandump on the
+# underlay against tcpdump filtering the inner frames; and spandump's peak RSS on a small
+# and a large input (it must not grow with the input: spandump streams).
 # Uses hyperfine when installed, else /usr/bin/time. Needs tcpdump and /usr/bin/time.
 set -euo pipefail
 
@@ -49,7 +50,9 @@ measure() { # name input command...
     else
         local total=0 t
         for _ in 1 2 3; do
-            t=$( { /usr/bin/time -f '%e' bash -c "$cmd" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+            # The command's own redirections stay inside the group; time's line goes to
+            # the captured stderr.
+            t=$( { /usr/bin/time -f '%e' bash -c "{ $cmd; } >/dev/null 2>&1"; } 2>&1 | tail -1)
             total=$(awk -v a="$total" -v b="$t" 'BEGIN {print a + b}')
         done
         MEAN[$name/$input]=$(awk -v a="$total" 'BEGIN {print a / 3}')
@@ -68,6 +71,24 @@ for f in imix small; do
         printf "   %s: spandump/tcpdump = %.2f   spandump/cat = %.2f\n", f, s / t, s / c
     }'
     "$SPANDUMP" -r "$X" -w "$WORK/out-spandump.pcap" 2>&1 | sed -n 1p | sed 's/^/   /'
+done
+
+# Filter expressions: spandump decapsulating and filtering the underlay against tcpdump
+# merely filtering the already-decapsulated inner frames (the same frames, same output).
+echo "== filter expressions (spandump -r underlay EXPR vs tcpdump -r inner EXPR)"
+for f in imix small; do
+    X=$WORK/$f.pcap
+    "$SPANDUMP" -r "$X" -w "$WORK/inner-$f.pcap" 2>/dev/null
+    for expr in 'tcp port 80' 'udp'; do
+        tag="$f/$expr"
+        measure "spandump-expr" "$tag" "$SPANDUMP -r $X -w $WORK/out-spandump.pcap '$expr' 2>/dev/null"
+        measure "tcpdump-expr" "$tag" "tcpdump ${TCPDUMP_Z[*]} -r $WORK/inner-$f.pcap -w $WORK/out-tcpdump.pcap '$expr' 2>/dev/null"
+        s=${MEAN[spandump-expr/$tag]} t=${MEAN[tcpdump-expr/$tag]}
+        kept=$("$SPANDUMP" -r "$X" -w "$WORK/out-spandump.pcap" "$expr" 2>&1 | sed -n 's/.* \([0-9]*\) frames written.*/\1/p')
+        awk -v s="$s" -v t="$t" -v f="$f" -v e="$expr" -v k="$kept" 'BEGIN {
+            printf "   %s, \x27%s\x27 (%s frames kept): spandump %.3f s   tcpdump %.3f s   spandump/tcpdump = %.2f\n", f, e, k, s, t, s / t
+        }'
+    done
 done
 
 rss_kb() { # input -> peak RSS in kB
