@@ -279,20 +279,27 @@ pub fn strip_comments(text: &str) -> String {
 }
 
 impl Args {
-    /// The validated invocation: input, run configuration, privileges.
-    pub fn into_invocation(mut self) -> Invocation {
-        let usage =
-            |kind: ErrorKind, message: String| -> ! { Args::command().error(kind, message).exit() };
+    /// A source is needed, unless only the compiled program is to be printed (`-d`).
+    pub fn check_source(&self) -> Result<(), clap::Error> {
         if self.read.is_none()
             && self.listen.is_none()
             && self.interface.is_none()
             && self.dump_program == 0
         {
-            usage(
+            return Err(Args::command().error(
                 ErrorKind::MissingRequiredArgument,
-                "say where the mirrored packets come from: -r FILE, --listen ADDR or -i IFACE"
-                    .into(),
-            );
+                "say where the mirrored packets come from: -r FILE, --listen ADDR or -i IFACE",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The validated invocation: input, run configuration, privileges.
+    pub fn into_invocation(mut self) -> Invocation {
+        let usage =
+            |kind: ErrorKind, message: String| -> ! { Args::command().error(kind, message).exit() };
+        if let Err(e) = self.check_source() {
+            e.exit();
         }
         let expression = match (&self.filter_file, self.expression.is_empty()) {
             (Some(file), false) => usage(
@@ -454,7 +461,13 @@ mod tests {
     fn exactly_one_input() {
         let err = |argv: &[&str]| Args::try_parse_from(argv).unwrap_err().kind();
         use clap::error::ErrorKind;
-        assert_eq!(err(&["spandump"]), ErrorKind::MissingRequiredArgument);
+        let source = |argv: &[&str]| Args::parse_from(argv).check_source().map_err(|e| e.kind());
+        assert_eq!(
+            source(&["spandump", "tcp", "port", "80"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(source(&["spandump", "-d", "tcp"]), Ok(()));
+        assert_eq!(source(&["spandump", "-r", "-", "tcp"]), Ok(()));
         assert_eq!(
             err(&["spandump", "-r", "x", "--listen", "198.51.100.2"]),
             ErrorKind::ArgumentConflict
