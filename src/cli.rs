@@ -81,7 +81,7 @@ pub struct Args {
 
     /// Kernel buffer in KiB, as tcpdump's -B: each ring (default 32768), or the raw
     /// socket's receive buffer (default 8192).
-    #[arg(short = 'B', value_name = "KIB", conflicts_with = "read",
+    #[arg(short = 'B', long = "buffer-size", value_name = "KIB", conflicts_with = "read",
           value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
     pub buffer_kib: Option<u32>,
 
@@ -147,9 +147,9 @@ pub struct Args {
     #[arg(long = "index", value_name = "INDEX", value_parser = parse_index)]
     pub indexes: Vec<ErspanIndex>,
 
-    /// Keep ERSPAN III frames mirrored in this direction.
+    /// Keep ERSPAN III frames mirrored in this direction: ingress, egress (or any).
     #[arg(long = "direction", value_name = "DIR", value_parser = parse_direction)]
-    pub directions: Vec<Direction>,
+    pub directions: Vec<Option<Direction>>,
 
     /// Keep mirror packets sent from this outer source address or prefix.
     #[arg(long = "from", value_name = "ADDR[/LEN]", value_parser = parse_prefix)]
@@ -166,10 +166,54 @@ pub struct Args {
     #[arg(long = "stats-json", value_name = "PATH")]
     pub stats_json: Option<PathBuf>,
 
+    /// Link spandump into Wireshark's extcap folder, so that its capture dialog lists
+    /// the mirror sessions as interfaces.
+    #[arg(long = "extcap-install")]
+    pub extcap_install: bool,
+
+    #[command(flatten)]
+    pub extcap: ExtcapArgs,
+
     /// With --stats-json: also write an object every SECS seconds.
     #[arg(long = "stats-interval", value_name = "SECS", requires = "stats_json",
           value_parser = parse_interval)]
     pub stats_interval: Option<Duration>,
+}
+
+/// What Wireshark passes to an extcap program (extcap(4)); hidden from `--help`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ExtcapArgs {
+    #[arg(id = "extcap_interfaces", long = "extcap-interfaces", hide = true)]
+    pub interfaces: bool,
+    #[arg(
+        id = "extcap_version",
+        long = "extcap-version",
+        value_name = "V",
+        hide = true
+    )]
+    pub version: Option<String>,
+    #[arg(
+        id = "extcap_interface",
+        long = "extcap-interface",
+        value_name = "NAME",
+        hide = true
+    )]
+    pub interface: Option<String>,
+    #[arg(id = "extcap_dlts", long = "extcap-dlts", hide = true)]
+    pub dlts: bool,
+    #[arg(id = "extcap_config", long = "extcap-config", hide = true)]
+    pub config: bool,
+    #[arg(
+        id = "extcap_capture_filter",
+        long = "extcap-capture-filter",
+        value_name = "EXPR",
+        hide = true
+    )]
+    pub capture_filter: Option<String>,
+    #[arg(id = "extcap_capture", long = "capture", hide = true)]
+    pub capture: bool,
+    #[arg(id = "extcap_fifo", long = "fifo", value_name = "PATH", hide = true)]
+    pub fifo: Option<PathBuf>,
 }
 
 /// Parses a decimal or 0x-hex number.
@@ -212,11 +256,15 @@ fn parse_index(s: &str) -> Result<ErspanIndex, String> {
         .ok_or_else(|| format!("index {s} is out of range: ERSPAN indexes are 0-0xfffff"))
 }
 
-fn parse_direction(s: &str) -> Result<Direction, String> {
+/// A direction, or `None` for "any" (what Wireshark's selector sends for no filter).
+fn parse_direction(s: &str) -> Result<Option<Direction>, String> {
     match s {
-        "ingress" | "in" => Ok(Direction::Ingress),
-        "egress" | "out" => Ok(Direction::Egress),
-        _ => Err(format!("direction '{s}' is neither 'ingress' nor 'egress'")),
+        "ingress" | "in" => Ok(Some(Direction::Ingress)),
+        "egress" | "out" => Ok(Some(Direction::Egress)),
+        "any" => Ok(None),
+        _ => Err(format!(
+            "direction '{s}' is neither 'ingress', 'egress' nor 'any'"
+        )),
     }
 }
 
@@ -401,7 +449,12 @@ impl Args {
                 keys: self.keys,
                 sessions: self.sessions,
                 indexes: self.indexes,
-                directions: self.directions,
+                // "any" adds no criterion: all of them, or none at all, match.
+                directions: if self.directions.contains(&None) {
+                    Vec::new()
+                } else {
+                    self.directions.into_iter().flatten().collect()
+                },
                 sources: self.sources,
             },
             // Compiled by the caller, which loads libpcap.

@@ -3,6 +3,7 @@
 //! summary, and turn the outcome into tcpdump's exit codes (0 ok, 1 failure, 2 usage).
 
 mod cli;
+mod extcap;
 
 use clap::Parser;
 use cli::{Input, RingInput};
@@ -27,7 +28,25 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 fn main() -> ExitCode {
-    let invocation = cli::Args::parse().into_invocation();
+    let args = cli::Args::parse();
+    if let Some(query) = extcap::Query::of(&args) {
+        return query.answer();
+    }
+    // Started by Wireshark: whatever reaches stderr is shown as an error, so a normal
+    // capture prints nothing there.
+    let quiet = args.extcap.capture;
+    let args = if quiet {
+        match extcap::capture_args(args) {
+            Ok(args) => args,
+            Err(message) => {
+                eprintln!("spandump: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        args
+    };
+    let invocation = args.into_invocation();
     let mut config = invocation.config;
     if invocation.expression.is_some() || invocation.dump_program > 0 {
         let text = invocation.expression.as_deref().unwrap_or("");
@@ -50,7 +69,12 @@ fn main() -> ExitCode {
     {
         config.packet_buffered = true;
     }
-    match run(&config, &invocation.input, invocation.user.as_deref()) {
+    match run(
+        &config,
+        &invocation.input,
+        invocation.user.as_deref(),
+        quiet,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("spandump: {message}");
@@ -94,7 +118,8 @@ fn dump_program(expression: &Expression, level: u8) -> ExitCode {
     }
 }
 
-fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String> {
+/// One run; `quiet`: no banner, warning or summary on stderr (Wireshark's extcap).
+fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second Ctrl-C ends the process at once, as most tools do.
@@ -134,11 +159,13 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Listen(options) => {
-            warn_about_ip_gre();
+            if !quiet {
+                warn_about_ip_gre();
+            }
             let socket = RawGreSocket::open(*options).map_err(|e| chain(&e))?;
             // The kernel reports twice the size it accounts for (its bookkeeping share).
             let granted = socket.recv_buffer() / 2;
-            if granted < options.recv_buffer {
+            if granted < options.recv_buffer && !quiet {
                 eprintln!(
                     "spandump: warning: receive buffer limited to {} KiB (asked for {} KiB): \
                      without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max",
@@ -149,40 +176,46 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
             let output = open_output(config)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
-            eprintln!(
-                "spandump: listening on {} (raw GRE socket, receive buffer {} KiB)",
-                socket.addr(),
-                granted / 1024
-            );
+            if !quiet {
+                eprintln!(
+                    "spandump: listening on {} (raw GRE socket, receive buffer {} KiB)",
+                    socket.addr(),
+                    granted / 1024
+                );
+            }
             let (stats, sessions, result) = capture(config, vec![socket], output, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Ring(ring) => {
-            let (rings, _silencer) = open_rings(ring)?;
+            let (rings, _silencer) = open_rings(ring, quiet)?;
             let output = open_output(config)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             let geometry = rings[0].geometry();
             let mut names: Vec<&str> = rings.iter().map(|r| r.interface()).collect();
             names.dedup();
-            eprintln!(
-                "spandump: listening on {} (AF_PACKET ring{}: {} blocks of {} KiB, {} capture \
+            if !quiet {
+                eprintln!(
+                    "spandump: listening on {} (AF_PACKET ring{}: {} blocks of {} KiB, {} capture \
                  thread{}, kernel filter: GRE{})",
-                names.join(", "),
-                if names.len() > 1 { "s" } else { "" },
-                geometry.block_count,
-                geometry.block_size / 1024,
-                rings.len(),
-                if rings.len() > 1 { "s" } else { "" },
-                ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
-            );
+                    names.join(", "),
+                    if names.len() > 1 { "s" } else { "" },
+                    geometry.block_count,
+                    geometry.block_size / 1024,
+                    rings.len(),
+                    if rings.len() > 1 { "s" } else { "" },
+                    ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
+                );
+            }
             let (stats, sessions, result) = capture(config, rings, output, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
     };
-    eprint!("{}", stats.summary());
+    if !quiet {
+        eprint!("{}", stats.summary());
+    }
     if config.list_sessions {
         let table = report::session_table(&sessions);
         let mut stdout = io::stdout().lock();
@@ -222,7 +255,10 @@ where
 
 /// Opens the rings of `-i` / `--listen` (one per interface and thread), and, for
 /// `--listen`, the socket that keeps the kernel from answering the mirrored packets.
-fn open_rings(input: &RingInput) -> Result<(Vec<RingSource>, Option<socket2::Socket>), String> {
+fn open_rings(
+    input: &RingInput,
+    quiet: bool,
+) -> Result<(Vec<RingSource>, Option<socket2::Socket>), String> {
     let interfaces = match (&input.interface, input.listen) {
         (Some(interface), _) => vec![interface.clone()],
         (None, Some(addr)) => {
@@ -240,7 +276,9 @@ fn open_rings(input: &RingInput) -> Result<(Vec<RingSource>, Option<socket2::Soc
     };
     let silencer = match input.listen {
         Some(addr) => {
-            warn_about_ip_gre();
+            if !quiet {
+                warn_about_ip_gre();
+            }
             Some(raw_socket::silent_gre_socket(addr).map_err(|e| chain(&e))?)
         }
         None => None,

@@ -74,12 +74,24 @@ pub fn block_signals_in_this_thread(signals: &[libc::c_int]) -> io::Result<()> {
 
 /// The names of the interfaces that hold `addr` (`getifaddrs`), each once.
 pub fn interfaces_with_address(addr: IpAddr) -> io::Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for (name, found) in interface_addresses()? {
+        if found == addr && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Every IPv4 and IPv6 address of this host's interfaces, with the interface's name
+/// (`getifaddrs`), in the kernel's order.
+pub fn interface_addresses() -> io::Result<Vec<(String, IpAddr)>> {
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs stores a list it allocated into `list`, freed below.
     if unsafe { libc::getifaddrs(&raw mut list) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut names = Vec::new();
+    let mut addresses = Vec::new();
     let mut entry = list;
     while !entry.is_null() {
         // SAFETY: `entry` is a node of the list getifaddrs returned, not yet freed.
@@ -103,19 +115,14 @@ pub fn interfaces_with_address(addr: IpAddr) -> io::Result<Vec<String>> {
                 _ => continue,
             }
         };
-        if found == addr {
-            // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-            let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
-            let name = name.to_string_lossy().into_owned();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        addresses.push((name.to_string_lossy().into_owned(), found));
     }
     // SAFETY: `list` came from getifaddrs and is freed once; nothing borrowed from it
     // outlives this call (the names were copied).
     unsafe { libc::freeifaddrs(list) };
-    Ok(names)
+    Ok(addresses)
 }
 
 /// `SO_MEMINFO` (asm-generic/socket.h; the same number on every Linux architecture
