@@ -647,3 +647,55 @@ fn extcap_install_links_into_wiresharks_folder() {
         }
     }
 }
+
+/// Real errors of a capture: one line on stderr that says what to do, a non-zero exit,
+/// and nothing written into Wireshark's FIFO.
+#[test]
+fn capture_errors_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo").display().to_string();
+    let capture = |extra: &[&str]| {
+        let mut args = vec!["--capture", "--extcap-interface", LISTEN, "--fifo", &fifo];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["--listen", "203.0.113.9"],
+            1,
+            "not an address of this host",
+        ),
+        (
+            vec![
+                "--listen",
+                "127.0.0.1",
+                "--extcap-capture-filter",
+                "tcp port",
+            ],
+            2,
+            "syntax error",
+        ),
+        (vec![], 2, "needs the sink address"),
+    ];
+    for (extra, code, says) in cases {
+        let r = capture(&extra);
+        r.expect_code(code);
+        assert_eq!(r.stderr.lines().count(), 1, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{extra:?}: {}", r.stderr);
+        assert!(!Path::new(&fifo).exists(), "{extra:?} created the output");
+    }
+    if netns::is_root() && have_tool("setpriv") {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["--inh-caps=-all", "--bounding-set=-all"])
+            .arg(spandump_bin())
+            .args(["--capture", "--extcap-interface", LISTEN, "--fifo", &fifo])
+            .args(["--listen", "127.0.0.1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
+    }
+}
