@@ -1,6 +1,8 @@
 //! The command line: tcpdump's flags where the meaning is the same, turned into a
 //! validated [`Config`] before anything is opened. Doc comments are the `--help` text.
 
+mod cloud;
+
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgGroup, CommandFactory, Parser};
 use spandump::capture::raw_socket::DEFAULT_RECV_BUFFER;
@@ -173,6 +175,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub extcap: ExtcapArgs,
+
+    #[command(flatten)]
+    pub cloud: cloud::CloudArgs,
 
     /// With --stats-json: also write an object every SECS seconds.
     #[arg(long = "stats-interval", value_name = "SECS", requires = "stats_json",
@@ -456,6 +461,7 @@ impl Args {
                     self.directions.into_iter().flatten().collect()
                 },
                 sources: self.sources,
+                vnis: self.cloud.vnis.clone(),
             },
             // Compiled by the caller, which loads libpcap.
             expression: None,
@@ -476,6 +482,7 @@ impl Args {
                 }
             }),
             stats_interval: self.stats_interval,
+            udp_ports: self.cloud.ports(),
         }
     }
 }

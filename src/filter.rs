@@ -6,6 +6,7 @@
 
 use crate::wire::decap::{Decapsulated, Encap};
 use crate::wire::erspan::{Direction, ErspanIndex, SessionId};
+use crate::wire::vxlan::Vni;
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -71,6 +72,8 @@ pub struct Filter {
     pub indexes: Vec<ErspanIndex>,
     pub directions: Vec<Direction>,
     pub sources: Vec<IpPrefix>,
+    /// VXLAN / GENEVE virtual network identifiers.
+    pub vnis: Vec<Vni>,
 }
 
 impl Filter {
@@ -80,6 +83,7 @@ impl Filter {
             && self.indexes.is_empty()
             && self.directions.is_empty()
             && self.sources.is_empty()
+            && self.vnis.is_empty()
     }
 
     /// Whether a frame from outer source `source` passes every criterion.
@@ -116,6 +120,9 @@ impl Filter {
             if !self.directions.contains(&h.direction) {
                 return false;
             }
+        }
+        if !self.vnis.is_empty() && !d.encap.vni().is_some_and(|v| self.vnis.contains(&v)) {
+            return false;
         }
         self.sources.is_empty() || self.sources.iter().any(|p| p.contains(source))
     }

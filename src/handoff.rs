@@ -291,6 +291,9 @@ fn write_all(
                         frame: inner,
                         orig_len: f.inner_orig_len,
                         notes: f.notes,
+                        // Not carried across threads: `-v` shows GENEVE options
+                        // with one capture thread.
+                        tunnel_options: &[],
                     };
                     let record = Record {
                         ts: f.ts,

@@ -277,3 +277,70 @@ pub fn bpf_input(
     out.extend_from_slice(frame);
     out
 }
+
+/// One UDP datagram (from its header on) to the VXLAN / GENEVE / GRE-in-UDP parsers:
+/// straight through [`crate::wire::udp::decapsulate_udp`], then inside an outer IPv4
+/// or IPv6 packet through the whole pipeline with `-v` text. The first byte picks:
+/// bit 0 the nesting rule off, bit 1 an IPv6 outer header, bit 2 port 8472 as VXLAN.
+/// Returns the counters of the pipeline run.
+pub fn udp_mirror(data: &[u8]) -> Stats {
+    use crate::wire::udp::{MirrorPorts, decapsulate_udp};
+    let Some((&selector, udp)) = data.split_first() else {
+        return Stats::default();
+    };
+    let mut ports = MirrorPorts {
+        nested: selector & 1 == 0,
+        ..MirrorPorts::default()
+    };
+    if selector & 4 != 0 {
+        ports.vxlan.push(8472);
+    }
+    // The view is a slice of the input, and never longer on the wire than captured
+    // bytes allow it to be shorter.
+    if let Ok(u) = decapsulate_udp(&ports, udp, udp.len()) {
+        let d = u.decap;
+        assert!(d.orig_len >= d.frame.len());
+        let base = data.as_ptr_range();
+        let frame = d.frame.as_ptr_range();
+        let nested = u.nested_addrs.is_some();
+        assert!(nested || (frame.start >= base.start && frame.end <= base.end));
+    }
+    let mut packet = Vec::with_capacity(udp.len() + 40);
+    if selector & 2 == 0 {
+        packet.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0]);
+        let total = (udp.len() + 20).min(usize::from(u16::MAX)) as u16;
+        packet[2..4].copy_from_slice(&total.to_be_bytes());
+        packet.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+    } else {
+        packet.extend_from_slice(&[0x60, 0, 0, 0]);
+        let len = udp.len().min(usize::from(u16::MAX)) as u16;
+        packet.extend_from_slice(&len.to_be_bytes());
+        packet.extend_from_slice(&[17, 64]);
+        packet.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        packet.extend_from_slice(&[0; 11]);
+        packet.push(1);
+        packet.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        packet.extend_from_slice(&[0; 11]);
+        packet.push(2);
+    }
+    packet.extend_from_slice(udp);
+    let config = Config {
+        udp_ports: ports,
+        ..config(Format::Text)
+    };
+    let mut pipeline = Pipeline::new(&config, crate::sink::output(std::io::sink()));
+    let outer = OuterFrame {
+        ts: Timestamp::new(1, 0),
+        link: LinkType::Raw,
+        data: &packet,
+        orig_len: packet.len() as u32,
+    };
+    let _ = pipeline.process(outer, TsPrecision::Micro);
+    let stats = pipeline.stats().clone();
+    let outcomes = stats.frames_written
+        + stats.filtered_out
+        + stats.expression_rejected
+        + stats.skipped_total();
+    assert_eq!(outcomes, 1, "one packet, one outcome: {stats:?}");
+    stats
+}

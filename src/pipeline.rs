@@ -15,9 +15,10 @@ use crate::seq::{SeqSpace, SeqTracker};
 use crate::sessions::{Observed, Session, SessionKey, SessionTable};
 use crate::sink::{self, Format, Output, Record, Writer, text::TextOptions};
 use crate::stats::Stats;
-use crate::wire::decap::{PayloadKind, SkipCause, decapsulate_gre};
+use crate::wire::decap::{Decapsulated, PayloadKind, SkipCause, decapsulate_gre};
 use crate::wire::ip::{self, OuterIp, PROTO_GRE};
 use crate::wire::link::{NetProto, strip_link};
+use crate::wire::udp::{MirrorPorts, PROTO_UDP, decapsulate_udp};
 use crate::{Timestamp, TsPrecision};
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
@@ -71,6 +72,8 @@ pub struct Config {
     pub stats_json: Option<Destination>,
     /// `--stats-interval`: how often a JSON line is written while running.
     pub stats_interval: Option<Duration>,
+    /// The UDP ports read as VXLAN / GENEVE / GRE-in-UDP, and the nesting rule.
+    pub udp_ports: MirrorPorts,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
             list_sessions: false,
             stats_json: None,
             stats_interval: None,
+            udp_ports: MirrorPorts::default(),
         }
     }
 
@@ -316,6 +320,16 @@ impl<'c, E: Emit> Decoder<'c, E> {
         if ip.fragment.is_some() {
             return self.fragment(frame.ts, &ip, precision);
         }
+        if ip.protocol == PROTO_UDP {
+            return self.decapsulate_udp(
+                frame.ts,
+                ip.src,
+                ip.dst,
+                ip.payload,
+                ip.payload_len,
+                precision,
+            );
+        }
         if ip.protocol != PROTO_GRE {
             return self.skip(SkipCause::NotGre);
         }
@@ -335,8 +349,9 @@ impl<'c, E: Emit> Decoder<'c, E> {
         ip: &OuterIp<'_>,
         precision: TsPrecision,
     ) -> Result<(), RunError> {
-        let may_be_gre =
-            ip.protocol == PROTO_GRE || (ip.src.is_ipv6() && is_ipv6_ext_header(ip.protocol));
+        let may_be_gre = ip.protocol == PROTO_GRE
+            || ip.protocol == PROTO_UDP
+            || (ip.src.is_ipv6() && is_ipv6_ext_header(ip.protocol));
         if !may_be_gre {
             return self.skip(SkipCause::NotGre);
         }
@@ -360,10 +375,15 @@ impl<'c, E: Emit> Decoder<'c, E> {
         } else {
             (datagram.protocol, 0)
         };
+        let payload = &datagram.payload[start..];
+        if protocol == PROTO_UDP {
+            let len = payload.len();
+            return self.decapsulate_udp(ts, datagram.src, datagram.dst, payload, len, precision);
+        }
         if protocol != PROTO_GRE {
             return self.skip(SkipCause::NotGre);
         }
-        let gre = &datagram.payload[start..];
+        let gre = payload;
         self.decapsulate(ts, datagram.src, datagram.dst, gre, gre.len(), precision)
     }
 
@@ -388,6 +408,37 @@ impl<'c, E: Emit> Decoder<'c, E> {
             Ok(d) => d,
             Err(e) => return self.skip(e.into()),
         };
+        self.deliver(ts, src, dst, d, precision)
+    }
+
+    /// A UDP datagram from the UDP header on: VXLAN, GENEVE or GRE-in-UDP by its
+    /// destination port. A nested mirror packet (AWS GWLB) has its own sender.
+    fn decapsulate_udp(
+        &mut self,
+        ts: Timestamp,
+        src: IpAddr,
+        dst: IpAddr,
+        udp: &[u8],
+        wire_len: usize,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
+        let u = match decapsulate_udp(&self.config.udp_ports, udp, wire_len) {
+            Ok(u) => u,
+            Err(e) => return self.skip(e.into()),
+        };
+        let (src, dst) = u.nested_addrs.unwrap_or((src, dst));
+        self.deliver(ts, src, dst, u.decap, precision)
+    }
+
+    /// Counts, filters and emits one decapsulated frame from sender `src`.
+    fn deliver(
+        &mut self,
+        ts: Timestamp,
+        src: IpAddr,
+        dst: IpAddr,
+        d: Decapsulated<'_>,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
         let key = SessionKey::new(src, &d);
         let observed = self.sessions.observe(&key, &d);
         if observed == Observed::OverLimit {
@@ -407,6 +458,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
             PayloadKind::Ethernet => &[],
             PayloadKind::Ipv4 => &sink::SYNTH_ETHERNET_IPV4,
             PayloadKind::Ipv6 => &sink::SYNTH_ETHERNET_IPV6,
+            PayloadKind::Arp => &sink::SYNTH_ETHERNET_ARP,
         };
         let orig_len = (d.orig_len + head.len()).min(u32::MAX as usize) as u32;
         // The expression sees the frame as written, before `-s` cuts it.

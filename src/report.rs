@@ -268,6 +268,7 @@ fn session_json(s: &Session) -> Value {
         "encap": s.key.encap.name(),
         "key": s.gre_key(),
         "session": s.erspan_session(),
+        "vni": s.vni(),
         "index": s.index,
         "direction": s.direction().map(|d| d.name()),
         "hwid": s.hwid,
@@ -287,6 +288,7 @@ fn payload_name(kind: PayloadKind) -> &'static str {
         PayloadKind::Ethernet => "ethernet",
         PayloadKind::Ipv4 => "ipv4",
         PayloadKind::Ipv6 => "ipv6",
+        PayloadKind::Arp => "arp",
     }
 }
 
@@ -294,12 +296,12 @@ fn payload_name(kind: PayloadKind) -> &'static str {
 /// field does not apply. The index shows its hexadecimal reading too, since OVS reads
 /// OVN's decimal index as hex.
 pub fn session_table(sessions: &[Session]) -> String {
-    const HEADER: [&str; 11] = [
-        "SOURCE", "ENCAP", "KEY", "SESSION", "INDEX", "DIR", "HWID", "VLAN", "PACKETS", "BYTES",
-        "SEQ-LOST",
+    const HEADER: [&str; 12] = [
+        "SOURCE", "ENCAP", "KEY", "SESSION", "VNI", "INDEX", "DIR", "HWID", "VLAN", "PACKETS",
+        "BYTES", "SEQ-LOST",
     ];
     let dash = || "-".to_string();
-    let rows: Vec<[String; 11]> = sessions
+    let rows: Vec<[String; 12]> = sessions
         .iter()
         .map(|s| {
             let mut encap = s.key.encap.name().to_string();
@@ -311,6 +313,7 @@ pub fn session_table(sessions: &[Session]) -> String {
                 encap,
                 s.gre_key().map_or_else(dash, |k| k.to_string()),
                 s.erspan_session().map_or_else(dash, |k| k.to_string()),
+                s.vni().map_or_else(dash, |k| k.to_string()),
                 s.index.map_or_else(dash, |i| format!("{i} ({i:#x})")),
                 s.direction().map_or_else(dash, |d| d.name().to_string()),
                 s.hwid.map_or_else(dash, |h| h.to_string()),
@@ -332,7 +335,7 @@ pub fn session_table(sessions: &[Session]) -> String {
         let mut l = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             // Text columns to the left, counters to the right.
-            if i >= 8 {
+            if i >= 9 {
                 let _ = write!(l, "{cell:>w$}  ");
             } else {
                 let _ = write!(l, "{cell:<w$}  ");
@@ -346,7 +349,7 @@ pub fn session_table(sessions: &[Session]) -> String {
         line(&row.each_ref().map(String::as_str));
     }
     if sessions.is_empty() {
-        out.push_str("(no GRE / ERSPAN session seen)\n");
+        out.push_str("(no mirror session seen)\n");
     }
     out
 }
@@ -372,6 +375,7 @@ mod tests {
             frame: &[],
             orig_len: len,
             notes: Notes::default(),
+            tunnel_options: &[],
         }
     }
 
@@ -447,6 +451,6 @@ mod tests {
         assert!(lines[0].starts_with("SOURCE        ENCAP  KEY"), "{text}");
         assert!(lines[1].starts_with("198.51.100.1  gre    99 "), "{text}");
         assert!(lines[1].ends_with("  2    200         0"), "{text}");
-        assert!(session_table(&[]).contains("no GRE / ERSPAN session seen"));
+        assert!(session_table(&[]).contains("no mirror session seen"));
     }
 }

@@ -129,6 +129,8 @@ impl SeqSpace {
         let space = match d.encap {
             Encap::Gre => SeqSpace::Gre,
             Encap::ErspanI | Encap::ErspanII(_) | Encap::ErspanIII(_) => SeqSpace::Erspan,
+            // No GRE header, so no sequence number: not reached.
+            Encap::Vxlan(_) | Encap::Geneve(_) => return None,
         };
         Some((space, seq))
     }

@@ -37,6 +37,8 @@ pub enum EncapKind {
     ErspanI,
     ErspanII,
     ErspanIII,
+    Vxlan,
+    Geneve,
 }
 
 impl EncapKind {
@@ -46,6 +48,8 @@ impl EncapKind {
             Encap::ErspanI => EncapKind::ErspanI,
             Encap::ErspanII(_) => EncapKind::ErspanII,
             Encap::ErspanIII(_) => EncapKind::ErspanIII,
+            Encap::Vxlan(_) => EncapKind::Vxlan,
+            Encap::Geneve(_) => EncapKind::Geneve,
         }
     }
 
@@ -56,6 +60,8 @@ impl EncapKind {
             EncapKind::ErspanI => "erspan-i",
             EncapKind::ErspanII => "erspan-ii",
             EncapKind::ErspanIII => "erspan-iii",
+            EncapKind::Vxlan => "vxlan",
+            EncapKind::Geneve => "geneve",
         }
     }
 
@@ -65,6 +71,8 @@ impl EncapKind {
             EncapKind::ErspanI => "ERSPAN type I",
             EncapKind::ErspanII => "ERSPAN type II",
             EncapKind::ErspanIII => "ERSPAN type III",
+            EncapKind::Vxlan => "VXLAN",
+            EncapKind::Geneve => "GENEVE",
         }
     }
 }
@@ -75,8 +83,8 @@ pub struct SessionKey {
     /// Outer source address (the sender).
     pub source: IpAddr,
     pub encap: EncapKind,
-    /// GRE key (plain GRE, and type I when a sender adds one) or ERSPAN session ID
-    /// (types II and III).
+    /// GRE key (plain GRE, and type I when a sender adds one), ERSPAN session ID
+    /// (types II and III) or VNI (VXLAN, GENEVE).
     pub id: Option<u32>,
     pub payload: PayloadKind,
     /// ERSPAN type III only.
@@ -90,6 +98,7 @@ impl SessionKey {
             Encap::Gre | Encap::ErspanI => (d.gre.key, None),
             Encap::ErspanII(h) => (Some(u32::from(h.session.get())), None),
             Encap::ErspanIII(h) => (Some(u32::from(h.session.get())), Some(h.direction)),
+            Encap::Vxlan(_) | Encap::Geneve(_) => (d.encap.vni().map(|v| v.get()), None),
         };
         SessionKey {
             source,
@@ -106,7 +115,7 @@ impl SessionKey {
         let (index, hwid, vlan) = match encap {
             Encap::ErspanII(h) => (Some(h.index.get()), None, Some(h.vlan.get())),
             Encap::ErspanIII(h) => (None, Some(h.hw_id), Some(h.vlan.get())),
-            Encap::Gre | Encap::ErspanI => (None, None, None),
+            _ => (None, None, None),
         };
         describe(self, index, hwid, vlan)
     }
@@ -120,6 +129,7 @@ impl SessionKey {
             let what = match self.encap {
                 EncapKind::Gre | EncapKind::ErspanI => "key",
                 EncapKind::ErspanII | EncapKind::ErspanIII => "sid",
+                EncapKind::Vxlan | EncapKind::Geneve => "vni",
             };
             let _ = write!(s, " {what} {id}");
         }
@@ -145,8 +155,8 @@ impl Hash for SessionKey {
             | u64::from(self.id.is_some()) << 32
             | (self.source.is_ipv4() as u64) << 33
             | (self.encap as u64) << 34
-            | (self.payload as u64) << 36
-            | (self.direction.map_or(0, |d| d as u64 + 1)) << 38;
+            | (self.payload as u64) << 37
+            | (self.direction.map_or(0, |d| d as u64 + 1)) << 40;
         state.write_u128(address);
         state.write_u64(rest);
     }
@@ -167,6 +177,11 @@ fn describe(key: &SessionKey, index: Option<u32>, hwid: Option<u8>, vlan: Option
         EncapKind::ErspanII | EncapKind::ErspanIII => {
             if let Some(id) = key.id {
                 let _ = write!(s, ", session {id}");
+            }
+        }
+        EncapKind::Vxlan | EncapKind::Geneve => {
+            if let Some(id) = key.id {
+                let _ = write!(s, ", VNI {id}");
             }
         }
     }
@@ -195,6 +210,7 @@ fn payload_name(kind: PayloadKind) -> Option<&'static str> {
         PayloadKind::Ethernet => None,
         PayloadKind::Ipv4 => Some("ipv4"),
         PayloadKind::Ipv6 => Some("ipv6"),
+        PayloadKind::Arp => Some("arp"),
     }
 }
 
@@ -272,7 +288,15 @@ impl Session {
     pub fn gre_key(&self) -> Option<u32> {
         match self.key.encap {
             EncapKind::Gre | EncapKind::ErspanI => self.key.id,
-            EncapKind::ErspanII | EncapKind::ErspanIII => None,
+            _ => None,
+        }
+    }
+
+    /// VXLAN or GENEVE virtual network identifier.
+    pub fn vni(&self) -> Option<u32> {
+        match self.key.encap {
+            EncapKind::Vxlan | EncapKind::Geneve => self.key.id,
+            _ => None,
         }
     }
 
@@ -280,7 +304,7 @@ impl Session {
     pub fn erspan_session(&self) -> Option<u16> {
         match self.key.encap {
             EncapKind::ErspanII | EncapKind::ErspanIII => self.key.id.map(|id| id as u16),
-            EncapKind::Gre | EncapKind::ErspanI => None,
+            _ => None,
         }
     }
 
@@ -312,7 +336,7 @@ impl Session {
                 self.hwid = Some(h.hw_id);
                 self.vlan = Some(h.vlan.get());
             }
-            Encap::Gre | Encap::ErspanI => {}
+            _ => {}
         }
     }
 }

@@ -98,6 +98,7 @@ fn fuzz_corpora_and_regressions() {
         ("bpf_program", |b: &[u8]| {
             let _ = harness::bpf_program(b);
         }),
+        ("udp_mirror", |b: &[u8]| drop(harness::udp_mirror(b))),
     ];
     // A new fuzz target must be added here, or its corpus is never replayed.
     let mut on_disk: Vec<String> = files_in(&fuzz.join("fuzz_targets"))

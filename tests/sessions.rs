@@ -401,7 +401,7 @@ fn list_sessions_prints_a_table_and_writes_no_frames() {
     assert_eq!(
         header,
         [
-            "SOURCE", "ENCAP", "KEY", "SESSION", "INDEX", "DIR", "HWID", "VLAN", "PACKETS",
+            "SOURCE", "ENCAP", "KEY", "SESSION", "VNI", "INDEX", "DIR", "HWID", "VLAN", "PACKETS",
             "BYTES", "SEQ-LOST"
         ]
     );

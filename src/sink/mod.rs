@@ -6,6 +6,7 @@
 pub mod pcap;
 pub mod pcapng;
 pub mod text;
+pub mod tunnel;
 
 use crate::sessions::{Session, SessionKey};
 use crate::wire::decap::{Decapsulated, Encap, Note};
@@ -23,6 +24,8 @@ pub const LINKTYPE_ETHERNET: u32 = 1;
 pub const SYNTH_ETHERNET_IPV4: [u8; 14] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
 /// Synthesized Ethernet header for raw IPv6 payloads: zero MACs, ethertype 0x86DD.
 pub const SYNTH_ETHERNET_IPV6: [u8; 14] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x86, 0xDD];
+/// Synthesized Ethernet header for bare ARP payloads (GENEVE 0x0806): ethertype 0x0806.
+pub const SYNTH_ETHERNET_ARP: [u8; 14] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x06];
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -133,6 +133,7 @@ impl TextPrinter {
                     line.ipv6(d.frame, wire_len, 0)?;
                 }
             }
+            PayloadKind::Arp => line.arp(d.frame, wire_len)?,
         }
         line.out.write_all(b"\n")
     }
@@ -592,6 +593,7 @@ impl<W: Write> Line<'_, W> {
                 h.session.get(),
                 h.direction.name()
             )?,
+            Encap::Vxlan(_) | Encap::Geneve(_) => super::tunnel::write_tag(self.out, &d.encap)?,
         }
         if !self.verbose() {
             return Ok(());
@@ -614,6 +616,7 @@ impl<W: Write> Line<'_, W> {
         }
         match &d.encap {
             Encap::Gre | Encap::ErspanI => {}
+            Encap::Vxlan(_) | Encap::Geneve(_) => super::tunnel::write_verbose(self.out, d)?,
             Encap::ErspanII(h) => write!(
                 self.out,
                 ", ver {}, vlan {}, cos {}, en {}, t {}",
@@ -2308,6 +2311,7 @@ mod tests {
             frame,
             orig_len: frame.len(),
             notes: Notes::default(),
+            tunnel_options: &[],
         }
     }
 

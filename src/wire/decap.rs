@@ -7,9 +7,11 @@
 //! so the pipeline can count drops by cause.
 
 use super::erspan::{self, ErspanError, ErspanII, ErspanIII};
+use super::geneve::{GeneveError, GeneveHeader, GeneveProto};
 use super::gre::{self, GreError, GreHeader, GreProto};
 use super::ip::IpError;
 use super::link::LinkError;
+use super::vxlan::{VxlanError, VxlanHeader};
 use core::fmt;
 
 /// Length of an Ethernet header without tags: shorter inner frames are runts.
@@ -23,6 +25,8 @@ pub enum PayloadKind {
     Ipv4,
     /// A raw IPv6 packet (L3 GRE 0x86DD, ERSPAN III FT=2).
     Ipv6,
+    /// A bare ARP packet (GENEVE 0x0806).
+    Arp,
 }
 
 /// The encapsulation a frame arrived in, with the fields a user filters and reads.
@@ -34,6 +38,10 @@ pub enum Encap {
     ErspanI,
     ErspanII(ErspanII),
     ErspanIII(ErspanIII),
+    /// VXLAN (RFC 7348) on one of the VXLAN ports.
+    Vxlan(VxlanHeader),
+    /// GENEVE (RFC 8926) on one of the GENEVE ports.
+    Geneve(GeneveHeader),
 }
 
 impl Encap {
@@ -44,6 +52,17 @@ impl Encap {
             Encap::ErspanI => "erspan-i",
             Encap::ErspanII(_) => "erspan-ii",
             Encap::ErspanIII(_) => "erspan-iii",
+            Encap::Vxlan(_) => "vxlan",
+            Encap::Geneve(_) => "geneve",
+        }
+    }
+
+    /// The VXLAN or GENEVE virtual network identifier.
+    pub fn vni(&self) -> Option<super::vxlan::Vni> {
+        match self {
+            Encap::Vxlan(h) => Some(h.vni),
+            Encap::Geneve(h) => Some(h.vni),
+            _ => None,
         }
     }
 
@@ -51,7 +70,7 @@ impl Encap {
         match self {
             Encap::ErspanII(h) => Some(h.session),
             Encap::ErspanIII(h) => Some(h.session),
-            Encap::Gre | Encap::ErspanI => None,
+            Encap::Gre | Encap::ErspanI | Encap::Vxlan(_) | Encap::Geneve(_) => None,
         }
     }
 }
@@ -64,6 +83,17 @@ pub struct GreInfo {
     pub checksum: Option<u16>,
     pub key: Option<u32>,
     pub sequence: Option<u32>,
+}
+
+impl GreInfo {
+    /// What a VXLAN or GENEVE frame, which has no GRE header, carries here.
+    pub const NONE: GreInfo = GreInfo {
+        flags: 0,
+        protocol: GreProto(0),
+        checksum: None,
+        key: None,
+        sequence: None,
+    };
 }
 
 /// Things worth counting about a frame that is still written.
@@ -81,16 +111,29 @@ pub enum Note {
     SenderTruncated,
     /// ERSPAN III BSO said the frame is short, oversized or had a bad CRC.
     SenderBadFrame,
+    /// VXLAN reserved bits were set and ignored.
+    VxlanReservedBits,
+    /// A GENEVE option ran past the options length (the payload is still where the
+    /// header says).
+    GeneveBadOptions,
+    /// A mirror packet inside a GENEVE packet (AWS GWLB) was stripped too.
+    NestedMirror,
+    /// Past the nesting bound: a mirror encapsulation inside was written as it is.
+    NestingBound,
 }
 
 impl Note {
-    pub const ALL: [Note; 6] = [
+    pub const ALL: [Note; 10] = [
         Note::GreLegacyBits,
         Note::GreChecksumBad,
         Note::ErspanVersionMismatch,
         Note::ErspanTypeIWithOptions,
         Note::SenderTruncated,
         Note::SenderBadFrame,
+        Note::VxlanReservedBits,
+        Note::GeneveBadOptions,
+        Note::NestedMirror,
+        Note::NestingBound,
     ];
 
     pub fn id(self) -> &'static str {
@@ -101,13 +144,17 @@ impl Note {
             Note::ErspanTypeIWithOptions => "erspan-type1-with-options",
             Note::SenderTruncated => "sender-truncated",
             Note::SenderBadFrame => "sender-bad-frame",
+            Note::VxlanReservedBits => "vxlan-reserved-bits",
+            Note::GeneveBadOptions => "geneve-bad-options",
+            Note::NestedMirror => "nested-mirror",
+            Note::NestingBound => "nesting-bound",
         }
     }
 }
 
 /// A small set of [`Note`]s.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Notes(u8);
+pub struct Notes(u16);
 
 impl Notes {
     pub fn insert(&mut self, note: Note) {
@@ -140,6 +187,8 @@ pub struct Decapsulated<'a> {
     /// was sent.
     pub orig_len: usize,
     pub notes: Notes,
+    /// GENEVE options (empty for every other encapsulation), for `-v`.
+    pub tunnel_options: &'a [u8],
 }
 
 /// Why a GRE packet yields no inner frame.
@@ -159,6 +208,18 @@ pub enum DecapError {
     RuntInner(usize),
     #[error("inner packet is not IPv{expected} (first nibble {nibble})")]
     InnerNotIp { expected: u8, nibble: u8 },
+    #[error(transparent)]
+    Vxlan(#[from] VxlanError),
+    #[error(transparent)]
+    Geneve(#[from] GeneveError),
+    #[error("GENEVE protocol {0:?} is not Ethernet, IPv4, IPv6 or ARP")]
+    GeneveProtocol(GeneveProto),
+    #[error("UDP header truncated: needs 8 bytes, {0} captured")]
+    TruncatedUdp(usize),
+    #[error("UDP length {udp} does not fit the IP payload of {ip} bytes")]
+    BadUdpLength { udp: usize, ip: usize },
+    #[error("UDP to port {0}, which is not a VXLAN, GENEVE or GRE-in-UDP port")]
+    NotMirrorPort(u16),
 }
 
 /// Why an outer packet was skipped: one name per check, for the summary.
@@ -182,6 +243,14 @@ pub enum SkipCause {
     ErspanFrameType,
     RuntInner,
     InnerNotIp,
+    TruncatedUdp,
+    BadUdpLength,
+    TruncatedVxlan,
+    VxlanNoVni,
+    TruncatedGeneve,
+    GeneveVersion,
+    GeneveOptionsPastPacket,
+    GeneveProtocol(GeneveProto),
 }
 
 /// The two kinds of skip a user tells apart: broken input, or input that is fine but
@@ -206,7 +275,12 @@ impl SkipCause {
             | SkipCause::TruncatedGre
             | SkipCause::TruncatedErspan
             | SkipCause::RuntInner
-            | SkipCause::InnerNotIp => SkipClass::Malformed,
+            | SkipCause::InnerNotIp
+            | SkipCause::TruncatedUdp
+            | SkipCause::BadUdpLength
+            | SkipCause::TruncatedVxlan
+            | SkipCause::TruncatedGeneve
+            | SkipCause::GeneveOptionsPastPacket => SkipClass::Malformed,
             SkipCause::NotIp
             | SkipCause::Ipv6ExtHeaders
             | SkipCause::NotGre
@@ -215,7 +289,10 @@ impl SkipCause {
             | SkipCause::GreKeepalive
             | SkipCause::GreProtocol(_)
             | SkipCause::ErspanVersion
-            | SkipCause::ErspanFrameType => SkipClass::Unsupported,
+            | SkipCause::ErspanFrameType
+            | SkipCause::VxlanNoVni
+            | SkipCause::GeneveVersion
+            | SkipCause::GeneveProtocol(_) => SkipClass::Unsupported,
         }
     }
 
@@ -227,7 +304,7 @@ impl SkipCause {
             SkipCause::TruncatedIp => "IP header cut short",
             SkipCause::BadIpHeader => "malformed IP header",
             SkipCause::Ipv6ExtHeaders => "too many IPv6 extension headers",
-            SkipCause::NotGre => "IP packet that is not GRE",
+            SkipCause::NotGre => "IP packet that is neither GRE nor UDP to a mirror port",
             SkipCause::FragmentIncomplete => "outer fragment never reassembled",
             SkipCause::FragmentOverlap => "overlapping outer fragments",
             SkipCause::TruncatedGre => "GRE header cut short",
@@ -240,6 +317,14 @@ impl SkipCause {
             SkipCause::ErspanFrameType => "ERSPAN III frame type not Ethernet or IP",
             SkipCause::RuntInner => "inner frame shorter than an Ethernet header",
             SkipCause::InnerNotIp => "L3 payload that is not IP",
+            SkipCause::TruncatedUdp => "UDP header cut short",
+            SkipCause::BadUdpLength => "UDP length does not fit the IP payload",
+            SkipCause::TruncatedVxlan => "VXLAN header cut short",
+            SkipCause::VxlanNoVni => "VXLAN I flag clear",
+            SkipCause::TruncatedGeneve => "GENEVE header or options cut short",
+            SkipCause::GeneveVersion => "GENEVE version not 0",
+            SkipCause::GeneveOptionsPastPacket => "GENEVE options length past the packet",
+            SkipCause::GeneveProtocol(_) => "GENEVE payload that is not a mirror",
         }
     }
 }
@@ -266,6 +351,14 @@ impl fmt::Display for SkipCause {
             SkipCause::ErspanFrameType => "erspan-frame-type",
             SkipCause::RuntInner => "runt-inner",
             SkipCause::InnerNotIp => "inner-not-ip",
+            SkipCause::TruncatedUdp => "truncated-udp",
+            SkipCause::BadUdpLength => "bad-udp-length",
+            SkipCause::TruncatedVxlan => "truncated-vxlan",
+            SkipCause::VxlanNoVni => "vxlan-no-vni",
+            SkipCause::TruncatedGeneve => "truncated-geneve",
+            SkipCause::GeneveVersion => "geneve-version",
+            SkipCause::GeneveOptionsPastPacket => "geneve-options-past-packet",
+            SkipCause::GeneveProtocol(p) => return write!(f, "geneve-proto-{:#06x}", p.0),
         };
         f.write_str(id)
     }
@@ -304,6 +397,18 @@ impl From<DecapError> for SkipCause {
             DecapError::UnsupportedFrameType(_) => SkipCause::ErspanFrameType,
             DecapError::RuntInner(_) => SkipCause::RuntInner,
             DecapError::InnerNotIp { .. } => SkipCause::InnerNotIp,
+            DecapError::Vxlan(VxlanError::Truncated { .. }) => SkipCause::TruncatedVxlan,
+            DecapError::Vxlan(VxlanError::NoVni(_)) => SkipCause::VxlanNoVni,
+            DecapError::Geneve(GeneveError::Truncated { .. }) => SkipCause::TruncatedGeneve,
+            DecapError::Geneve(GeneveError::UnsupportedVersion(_)) => SkipCause::GeneveVersion,
+            DecapError::Geneve(GeneveError::OptionsPastPacket { .. }) => {
+                SkipCause::GeneveOptionsPastPacket
+            }
+            DecapError::GeneveProtocol(p) => SkipCause::GeneveProtocol(p),
+            DecapError::TruncatedUdp(_) => SkipCause::TruncatedUdp,
+            DecapError::BadUdpLength { .. } => SkipCause::BadUdpLength,
+            // Ordinary UDP traffic: as any other IP packet that is not a mirror.
+            DecapError::NotMirrorPort(_) => SkipCause::NotGre,
         }
     }
 }
@@ -385,22 +490,7 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
         other => return Err(DecapError::UnsupportedProtocol(other)),
     };
     let orig_len = wire_len.saturating_sub(gre_bytes.len() - frame.len());
-    match kind {
-        PayloadKind::Ethernet if orig_len < ETHERNET_HEADER_LEN => {
-            return Err(DecapError::RuntInner(orig_len));
-        }
-        PayloadKind::Ethernet => {}
-        PayloadKind::Ipv4 | PayloadKind::Ipv6 => {
-            let expected = if kind == PayloadKind::Ipv4 { 4 } else { 6 };
-            match frame.first().map(|b| b >> 4) {
-                None if orig_len == 0 => return Err(DecapError::RuntInner(0)),
-                Some(nibble) if nibble != expected => {
-                    return Err(DecapError::InnerNotIp { expected, nibble });
-                }
-                _ => {}
-            }
-        }
-    }
+    check_inner(kind, frame, orig_len)?;
     Ok(Decapsulated {
         gre: GreInfo {
             flags,
@@ -414,6 +504,83 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
         frame,
         orig_len,
         notes,
+        tunnel_options: &[],
+    })
+}
+
+/// Checks that an inner payload of `kind` (`frame` captured, `orig_len` on the wire)
+/// starts as it should: an Ethernet header's worth, or the right IP version.
+pub(crate) fn check_inner(
+    kind: PayloadKind,
+    frame: &[u8],
+    orig_len: usize,
+) -> Result<(), DecapError> {
+    match kind {
+        PayloadKind::Ethernet if orig_len < ETHERNET_HEADER_LEN => {
+            Err(DecapError::RuntInner(orig_len))
+        }
+        PayloadKind::Ethernet => Ok(()),
+        PayloadKind::Arp if orig_len == 0 => Err(DecapError::RuntInner(0)),
+        PayloadKind::Arp => Ok(()),
+        PayloadKind::Ipv4 | PayloadKind::Ipv6 => {
+            let expected = if kind == PayloadKind::Ipv4 { 4 } else { 6 };
+            match frame.first().map(|b| b >> 4) {
+                None if orig_len == 0 => Err(DecapError::RuntInner(0)),
+                Some(nibble) if nibble != expected => {
+                    Err(DecapError::InnerNotIp { expected, nibble })
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// Decapsulates a VXLAN packet: `b` are the captured bytes of the UDP payload,
+/// `wire_len` its length on the wire.
+pub fn decapsulate_vxlan(b: &[u8], wire_len: usize) -> Result<Decapsulated<'_>, DecapError> {
+    let (header, frame) = VxlanHeader::parse(b)?;
+    let mut notes = Notes::default();
+    if header.reserved_bits {
+        notes.insert(Note::VxlanReservedBits);
+    }
+    let orig_len = wire_len.max(b.len()) - (b.len() - frame.len());
+    check_inner(PayloadKind::Ethernet, frame, orig_len)?;
+    Ok(Decapsulated {
+        gre: GreInfo::NONE,
+        encap: Encap::Vxlan(header),
+        kind: PayloadKind::Ethernet,
+        frame,
+        orig_len,
+        notes,
+        tunnel_options: &[],
+    })
+}
+
+/// Decapsulates a GENEVE packet: `b` are the captured bytes of the UDP payload,
+/// `wire_len` its length on the wire.
+pub fn decapsulate_geneve(b: &[u8], wire_len: usize) -> Result<Decapsulated<'_>, DecapError> {
+    let (header, options, frame) = GeneveHeader::parse(b, wire_len)?;
+    let kind = match header.protocol {
+        GeneveProto::ETHERNET => PayloadKind::Ethernet,
+        GeneveProto::IPV4 => PayloadKind::Ipv4,
+        GeneveProto::IPV6 => PayloadKind::Ipv6,
+        GeneveProto::ARP => PayloadKind::Arp,
+        other => return Err(DecapError::GeneveProtocol(other)),
+    };
+    let mut notes = Notes::default();
+    if !super::geneve::GeneveOptions::well_formed(options) {
+        notes.insert(Note::GeneveBadOptions);
+    }
+    let orig_len = wire_len.max(b.len()) - (b.len() - frame.len());
+    check_inner(kind, frame, orig_len)?;
+    Ok(Decapsulated {
+        gre: GreInfo::NONE,
+        encap: Encap::Geneve(header),
+        kind,
+        frame,
+        orig_len,
+        notes,
+        tunnel_options: options,
     })
 }
 

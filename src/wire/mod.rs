@@ -1,4 +1,5 @@
-//! Zero-copy views of the outer headers and the GRE / ERSPAN encapsulation.
+//! Zero-copy views of the outer headers and the mirror encapsulations: GRE / ERSPAN,
+//! and over UDP VXLAN, GENEVE and GRE-in-UDP.
 //!
 //! Everything here is stateless: one packet in, a view or a named error out. Every
 //! view has a checked constructor; after it, no getter can panic. Payload accessors
@@ -9,9 +10,12 @@
 
 pub mod decap;
 pub mod erspan;
+pub mod geneve;
 pub mod gre;
 pub mod ip;
 pub mod link;
+pub mod udp;
+pub mod vxlan;
 
 pub use decap::{Decapsulated, Encap, PayloadKind, SkipCause, decapsulate_gre};
 pub use link::LinkType;
