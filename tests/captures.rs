@@ -499,7 +499,11 @@ fn table_covers_every_capture() {
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(testdata("")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        if (name.ends_with(".pcap") || name.ends_with(".pcapng")) && !listed.contains(name.as_str())
+        // VXLAN / GENEVE captures have their own table (tests/cloud_captures.rs).
+        let cloud = name.contains("vxlan") || name.contains("geneve");
+        if (name.ends_with(".pcap") || name.ends_with(".pcapng"))
+            && !cloud
+            && !listed.contains(name.as_str())
         {
             missing.push(name);
         }
