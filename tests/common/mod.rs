@@ -11,6 +11,10 @@
 #[path = "gen.rs"]
 pub mod capgen;
 
+/// VXLAN / GENEVE builders on top of the capture generator.
+#[path = "gen_cloud.rs"]
+pub mod cloudgen;
+
 /// Namespaces and a veth pair for live tests that drive the library in-process.
 pub mod netns;
 
