@@ -295,6 +295,8 @@ pub enum Input {
     Listen(ListenOptions),
     /// `-i IFACE` and / or `--listen ADDR`.
     Ring(RingInput),
+    /// `--udp ADDR[:PORT]`: plain UDP sockets.
+    Udp(cloud::UdpInput),
 }
 
 /// Live capture through AF_PACKET rings.
@@ -307,6 +309,8 @@ pub struct RingInput {
     pub threads: u16,
     /// Bytes per ring.
     pub buffer: u64,
+    /// UDP mirror ports the rings also keep (and guard against ICMP answers).
+    pub udp_ports: Vec<u16>,
 }
 
 /// Everything the binary does, validated.
@@ -337,6 +341,7 @@ impl Args {
         if self.read.is_none()
             && self.listen.is_none()
             && self.interface.is_none()
+            && self.cloud.udp.is_empty()
             && self.dump_program == 0
         {
             return Err(Args::command().error(
@@ -376,6 +381,13 @@ impl Args {
         };
         let dump_program = self.dump_program;
         let input = match (&self.read, self.listen, &self.interface) {
+            _ if !self.cloud.udp.is_empty() => Input::Udp(cloud::UdpInput {
+                addrs: cloud::udp_addrs(&self.cloud.udp, &self.cloud.ports()),
+                threads: self.threads,
+                recv_buffer: self
+                    .buffer_kib
+                    .map_or(cloud::DEFAULT_UDP_BUFFER, |k| k as usize * 1024),
+            }),
             (_, Some(addr), None) if self.raw_socket => Input::Listen(ListenOptions {
                 addr,
                 recv_buffer: self
@@ -390,6 +402,7 @@ impl Args {
                     buffer: self
                         .buffer_kib
                         .map_or(ring::DEFAULT_BUFFER_SIZE, |k| u64::from(k) * 1024),
+                    udp_ports: self.cloud.ports().all(),
                 })
             }
             // clap's group makes one of them present.

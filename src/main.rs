@@ -188,7 +188,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Ring(ring) => {
-            let (rings, _silencer) = open_rings(ring, quiet)?;
+            let (rings, _silencers) = open_rings(ring, quiet)?;
             let output = open_output(config)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
@@ -209,6 +209,27 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                 );
             }
             let (stats, sessions, result) = capture(config, rings, output, &stop, &board);
+            let report = finish_report(config, reporter, &stats, &sessions);
+            (stats, sessions, result.map_err(|e| chain(&e)).and(report))
+        }
+        Input::Udp(udp) => {
+            let sources = udp.open()?;
+            let output = open_output(config)?;
+            let reporter = start_reporter(config, &board, summary_request, live)?;
+            drop_privileges(user)?;
+            if !quiet {
+                let mut addrs: Vec<String> = sources.iter().map(|s| s.addr().to_string()).collect();
+                addrs.dedup();
+                eprintln!(
+                    "spandump: listening on {} (UDP socket{}, receive buffer {} KiB, {} capture thread{})",
+                    addrs.join(", "),
+                    if sources.len() > 1 { "s" } else { "" },
+                    sources[0].recv_buffer() / 2 / 1024,
+                    sources.len(),
+                    if sources.len() > 1 { "s" } else { "" },
+                );
+            }
+            let (stats, sessions, result) = capture(config, sources, output, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
@@ -258,7 +279,7 @@ where
 fn open_rings(
     input: &RingInput,
     quiet: bool,
-) -> Result<(Vec<RingSource>, Option<socket2::Socket>), String> {
+) -> Result<(Vec<RingSource>, Vec<socket2::Socket>), String> {
     let interfaces = match (&input.interface, input.listen) {
         (Some(interface), _) => vec![interface.clone()],
         (None, Some(addr)) => {
@@ -283,6 +304,9 @@ fn open_rings(
         }
         None => None,
     };
+    // UDP mirrors: a socket on each port keeps the kernel from answering them.
+    let guards = spandump::capture::udp::port_guards(input.listen, &input.udp_ports)
+        .map_err(|e| chain(&e))?;
     let mut rings = Vec::new();
     for (i, interface) in interfaces.iter().enumerate() {
         // One fan-out group per interface, unique to this process.
@@ -292,12 +316,16 @@ fn open_rings(
                 buffer_size: input.buffer,
                 destinations: input.listen.into_iter().collect(),
                 fanout: (input.threads > 1).then_some(group),
+                udp_ports: input.udp_ports.clone(),
                 ..RingOptions::new(interface.clone())
             };
             rings.push(RingSource::open(&options).map_err(|e| chain(&e))?);
         }
     }
-    Ok((rings, silencer))
+    // Kept open for the run: the raw GRE socket and the UDP port guards.
+    let mut silencers: Vec<socket2::Socket> = silencer.into_iter().collect();
+    silencers.extend(guards);
+    Ok((rings, silencers))
 }
 
 /// The kernel's GRE modules answer mirrored packets even while spandump receives them.

@@ -15,10 +15,13 @@ use crate::seq::{SeqSpace, SeqTracker};
 use crate::sessions::{Observed, Session, SessionKey, SessionTable};
 use crate::sink::{self, Format, Output, Record, Writer, text::TextOptions};
 use crate::stats::Stats;
+use crate::wire::decap::DecapError;
 use crate::wire::decap::{Decapsulated, PayloadKind, SkipCause, decapsulate_gre};
 use crate::wire::ip::{self, OuterIp, PROTO_GRE};
 use crate::wire::link::{NetProto, strip_link};
-use crate::wire::udp::{MirrorPorts, PROTO_UDP, decapsulate_udp};
+use crate::wire::udp::{
+    MirrorPorts, PROTO_UDP, UdpDecapsulated, decapsulate_udp, decapsulate_udp_payload,
+};
 use crate::{Timestamp, TsPrecision};
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
@@ -114,6 +117,8 @@ pub enum RunError {
     Socket(#[from] SocketError),
     #[error(transparent)]
     Ring(#[from] RingError),
+    #[error(transparent)]
+    Udp(#[from] crate::capture::udp::UdpError),
     #[error("cannot write {name}")]
     Output { name: String, source: io::Error },
 }
@@ -257,6 +262,24 @@ impl<'c, E: Emit> Decoder<'c, E> {
                     payload,
                     orig_len,
                 } => self.process_ipv6_payload(ts, src, dst, payload, orig_len, precision)?,
+                Received::UdpPayload {
+                    ts,
+                    src,
+                    dst,
+                    dst_port,
+                    payload,
+                    orig_len,
+                } => {
+                    self.stats.outer_packets += 1;
+                    let wire_len = (orig_len as usize).max(payload.len());
+                    let result = decapsulate_udp_payload(
+                        &self.config.udp_ports,
+                        dst_port,
+                        payload,
+                        wire_len,
+                    );
+                    self.deliver_udp(ts, src, dst, result, precision)?
+                }
                 Received::Idle => {
                     self.emit.idle(&mut self.stats)?;
                     self.stats.kernel_drops = source.kernel_drops();
@@ -422,7 +445,19 @@ impl<'c, E: Emit> Decoder<'c, E> {
         wire_len: usize,
         precision: TsPrecision,
     ) -> Result<(), RunError> {
-        let u = match decapsulate_udp(&self.config.udp_ports, udp, wire_len) {
+        let result = decapsulate_udp(&self.config.udp_ports, udp, wire_len);
+        self.deliver_udp(ts, src, dst, result, precision)
+    }
+
+    fn deliver_udp(
+        &mut self,
+        ts: Timestamp,
+        src: IpAddr,
+        dst: IpAddr,
+        result: Result<UdpDecapsulated<'_>, DecapError>,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
+        let u = match result {
             Ok(u) => u,
             Err(e) => return self.skip(e.into()),
         };

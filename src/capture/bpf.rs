@@ -15,7 +15,11 @@
 //!   could read;
 //! * with up to two in-band 802.1Q / 802.1ad (or old 0x9100) tags before the IP header;
 //! * when destinations are given, only packets whose outer destination address is one
-//!   of them.
+//!   of them;
+//! * with [`mirror_filter`], also UDP to the VXLAN / GENEVE / GRE-in-UDP ports, over
+//!   IPv4 (IHL read from the header; a non-first fragment, which has no UDP header, is
+//!   kept for the reassembler) and IPv6 (after the same extension-header walk; a later
+//!   fragment whose Fragment header names UDP is kept).
 //!
 //! VLAN offload: when the kernel (or the NIC) moved the outer tag into packet metadata
 //! (`TP_STATUS_VLAN_VALID`), the bytes this program sees are untagged, so the same
@@ -46,6 +50,9 @@ pub const MAX_DESTINATIONS: usize = 16;
 /// IPv6 extension headers walked before giving up on finding GRE.
 pub const MAX_IPV6_EXT_HEADERS: usize = 4;
 
+/// At most this many UDP ports in one filter.
+pub const MAX_UDP_PORTS: usize = 16;
+
 /// What the filter returns for a kept packet: all of it (the ring's block size is
 /// what bounds the bytes stored).
 pub const ACCEPT: u32 = u32::MAX;
@@ -68,6 +75,8 @@ pub enum BpfError {
         "{given} destination addresses given, at most {MAX_DESTINATIONS} fit in the kernel filter"
     )]
     TooManyDestinations { given: usize },
+    #[error("{given} UDP mirror ports given, at most {MAX_UDP_PORTS} fit in the kernel filter")]
+    TooManyPorts { given: usize },
     /// A conditional jump would need an offset above 255 (a bug in the builder).
     #[error("classic BPF jump from instruction {from} to {to} is too far")]
     JumpTooFar { from: usize, to: usize },
@@ -84,6 +93,12 @@ mod field {
 
     /// IPv4 header fields, from its start.
     pub const IPV4_PROTOCOL: u32 = 9;
+    pub const IPV4_FLAGS_FRAG: u32 = 6;
+    pub const IPV4_OFFSET_MASK: u32 = 0x1FFF;
+    pub const IPV4_IHL_MASK: u32 = 0x0F;
+    /// UDP destination port, from the UDP header's start.
+    pub const UDP_DST_PORT: u32 = 2;
+    pub const PROTO_UDP: u32 = 17;
     pub const IPV4_DST: u32 = 16;
 
     /// IPv6 header fields, from its start.
@@ -112,11 +127,27 @@ mod field {
 /// Builds the GRE filter for `framing`; with `destinations`, only packets addressed to
 /// one of them pass.
 pub fn gre_filter(framing: Framing, destinations: &[IpAddr]) -> Result<Vec<Instruction>, BpfError> {
+    mirror_filter(framing, destinations, &[])
+}
+
+/// [`gre_filter`], that also keeps UDP to one of `udp_ports` (the VXLAN, GENEVE and
+/// GRE-in-UDP ports).
+pub fn mirror_filter(
+    framing: Framing,
+    destinations: &[IpAddr],
+    udp_ports: &[u16],
+) -> Result<Vec<Instruction>, BpfError> {
     if destinations.len() > MAX_DESTINATIONS {
         return Err(BpfError::TooManyDestinations {
             given: destinations.len(),
         });
     }
+    if udp_ports.len() > MAX_UDP_PORTS {
+        return Err(BpfError::TooManyPorts {
+            given: udp_ports.len(),
+        });
+    }
+    let ports: Vec<u32> = udp_ports.iter().map(|p| u32::from(*p)).collect();
     let mut a = Asm::default();
     // X holds the bytes between the link header and the IP header (in-band tags).
     // `l` is the link header's length: offsets below are `[x + l + field]`.
@@ -178,7 +209,33 @@ pub fn gre_filter(framing: Framing, destinations: &[IpAddr]) -> Result<Vec<Instr
     // IPv4: protocol 47 (every fragment carries it), then the destination.
     a.label("ipv4");
     a.stmt(op::LD | op::B | op::IND, l + field::IPV4_PROTOCOL);
-    a.jump(op::JEQ, field::PROTO_GRE, "ipv4_dst", "drop_ipv4");
+    if ports.is_empty() {
+        a.jump(op::JEQ, field::PROTO_GRE, "ipv4_dst", "drop_ipv4");
+    } else {
+        a.jump(op::JEQ, field::PROTO_GRE, "ipv4_dst", "ipv4_not_gre");
+        a.label("ipv4_not_gre");
+        a.jump(op::JEQ, field::PROTO_UDP, "ipv4_udp", "drop_ipv4");
+        // A non-first fragment has no UDP header: kept for the reassembler.
+        a.label("ipv4_udp");
+        a.stmt(op::LD | op::H | op::IND, l + field::IPV4_FLAGS_FRAG);
+        a.jump(
+            op::JSET,
+            field::IPV4_OFFSET_MASK,
+            "ipv4_dst",
+            "ipv4_udp_header",
+        );
+        // X += IHL * 4 for the port load, then back to the tags for the address.
+        a.label("ipv4_udp_header");
+        a.stmt(op::STX, field::MEM_TAGS);
+        a.stmt(op::LD | op::B | op::IND, l);
+        a.stmt(op::ALU | op::AND | op::K, field::IPV4_IHL_MASK);
+        a.stmt(op::ALU | op::LSH | op::K, 2);
+        a.stmt(op::ALU | op::ADD | op::X, 0);
+        a.stmt(op::MISC | op::TAX, 0);
+        a.stmt(op::LD | op::H | op::IND, l + field::UDP_DST_PORT);
+        a.stmt(op::LDX | op::MEM, field::MEM_TAGS);
+        a.jump_any(op::JEQ, &ports, "ipv4_dst", "drop_ipv4");
+    }
     a.label("drop_ipv4");
     a.ret(0);
     a.label("ipv4_dst");
@@ -209,7 +266,13 @@ pub fn gre_filter(framing: Framing, destinations: &[IpAddr]) -> Result<Vec<Instr
             format!("frag_{step}"),
         );
         // A = the type of the header at X.
-        a.jump(op::JEQ, field::PROTO_GRE, "ipv6_dst", &format!("s{step}a"));
+        if ports.is_empty() {
+            a.jump(op::JEQ, field::PROTO_GRE, "ipv6_dst", &format!("s{step}a"));
+        } else {
+            a.jump(op::JEQ, field::PROTO_GRE, "ipv6_dst", &format!("s{step}u"));
+            a.label(&format!("s{step}u"));
+            a.jump(op::JEQ, field::PROTO_UDP, "ipv6_udp", &format!("s{step}a"));
+        }
         a.label(&format!("s{step}a"));
         a.jump_any(
             op::JEQ,
@@ -247,27 +310,40 @@ pub fn gre_filter(framing: Framing, destinations: &[IpAddr]) -> Result<Vec<Instr
         a.jump_always(&next);
         a.label(&next);
     }
-    a.jump(op::JEQ, field::PROTO_GRE, "ipv6_dst", "drop_ipv6_chain");
+    if ports.is_empty() {
+        a.jump(op::JEQ, field::PROTO_GRE, "ipv6_dst", "drop_ipv6_chain");
+    } else {
+        a.jump(op::JEQ, field::PROTO_GRE, "ipv6_dst", "last_udp");
+        a.label("last_udp");
+        a.jump(op::JEQ, field::PROTO_UDP, "ipv6_udp", "drop_ipv6_chain");
+    }
     a.label("drop_ipv6_chain");
     a.ret(0);
     // A later fragment: what its Fragment header says follows. GRE, or an extension
     // header that may lead to GRE, goes to the reassembler.
     a.label("ipv6_later_fragment");
     a.stmt(op::LD | op::B | op::IND, ext + field::EXT_NEXT_HEADER);
-    a.jump_any(
-        op::JEQ,
-        &[
-            field::PROTO_GRE,
-            field::HOP_BY_HOP,
-            field::ROUTING,
-            field::AH,
-            field::DEST_OPTS,
-        ],
-        "ipv6_dst",
-        "drop_fragment",
-    );
+    let mut later = vec![
+        field::PROTO_GRE,
+        field::HOP_BY_HOP,
+        field::ROUTING,
+        field::AH,
+        field::DEST_OPTS,
+    ];
+    if !ports.is_empty() {
+        later.push(field::PROTO_UDP);
+    }
+    a.jump_any(op::JEQ, &later, "ipv6_dst", "drop_fragment");
     a.label("drop_fragment");
     a.ret(0);
+    if !ports.is_empty() {
+        // X = tags + extension headers: the UDP header is at [x + ext].
+        a.label("ipv6_udp");
+        a.stmt(op::LD | op::H | op::IND, ext + field::UDP_DST_PORT);
+        a.jump_any(op::JEQ, &ports, "ipv6_dst", "drop_ipv6_udp");
+        a.label("drop_ipv6_udp");
+        a.ret(0);
+    }
 
     a.label("ipv6_dst");
     if any_destination {
@@ -614,6 +690,78 @@ mod tests {
         assert!(!keeps(&p, &eth(&[], 0x0800, &[0x45, 0, 0])));
         assert!(!keeps(&p, &[0u8; 6]));
         assert!(!keeps(&p, &[]));
+    }
+
+    fn udp_to(port: u16) -> Vec<u8> {
+        let mut u = vec![0xc3, 0x50];
+        u.extend_from_slice(&port.to_be_bytes());
+        u.extend_from_slice(&[0, 16, 0, 0, 8, 0, 0, 0, 0, 0, 0x64, 0]);
+        u
+    }
+
+    #[test]
+    fn mirror_filter_keeps_udp_to_the_mirror_ports() {
+        let p = mirror_filter(Framing::Ethernet, &[], &[4789, 6081, 4754]).unwrap();
+        for port in [4789, 6081, 4754] {
+            for tags in [&[][..], &[0x8100], &[0x88A8, 0x8100]] {
+                assert!(keeps(
+                    &p,
+                    &eth(tags, 0x0800, &ipv4(17, DST4, 0, &udp_to(port)))
+                ));
+                assert!(keeps(
+                    &p,
+                    &eth(tags, 0x86DD, &ipv6(17, DST6, &udp_to(port)))
+                ));
+            }
+            // After IPv6 extension headers.
+            let mut rest = ext8(17);
+            rest.extend(udp_to(port));
+            assert!(keeps(&p, &eth(&[], 0x86DD, &ipv6(60, DST6, &rest))));
+        }
+        // GRE still, other UDP not.
+        assert!(keeps(&p, &eth(&[], 0x0800, &ipv4(47, DST4, 0, &GRE))));
+        assert!(!keeps(
+            &p,
+            &eth(&[], 0x0800, &ipv4(17, DST4, 0, &udp_to(53)))
+        ));
+        assert!(!keeps(
+            &p,
+            &eth(&[], 0x86DD, &ipv6(17, DST6, &udp_to(8472)))
+        ));
+        // IPv4 options: the port is found behind the IHL.
+        let mut opt = ipv4(17, DST4, 0, &[1, 1, 1, 1]);
+        opt[0] = 0x46;
+        opt.extend(udp_to(4789));
+        assert!(keeps(&p, &eth(&[], 0x0800, &opt)));
+        opt[0] = 0x45;
+        assert!(!keeps(&p, &eth(&[], 0x0800, &opt)));
+        // A later IPv4 fragment (no UDP header) is kept, a first one by its port.
+        assert!(keeps(&p, &eth(&[], 0x0800, &ipv4(17, DST4, 185, &[0; 16]))));
+        assert!(!keeps(
+            &p,
+            &eth(&[], 0x0800, &ipv4(17, DST4, 0x2000, &udp_to(53)))
+        ));
+        // A later IPv6 fragment of UDP.
+        let frag = fragment_header(17, 100, false);
+        assert!(keeps(&p, &eth(&[], 0x86DD, &ipv6(44, DST6, &frag))));
+        // With destinations: the address still decides, tags restored for the load.
+        let p = mirror_filter(Framing::Ethernet, &[IpAddr::from(DST4)], &[4789]).unwrap();
+        assert!(keeps(
+            &p,
+            &eth(&[0x8100], 0x0800, &ipv4(17, DST4, 0, &udp_to(4789)))
+        ));
+        assert!(!keeps(
+            &p,
+            &eth(&[0x8100], 0x0800, &ipv4(17, SRC4, 0, &udp_to(4789)))
+        ));
+        // Raw IP framing.
+        let p = mirror_filter(Framing::RawIp, &[], &[6081]).unwrap();
+        assert!(keeps(&p, &ipv4(17, DST4, 0, &udp_to(6081))));
+        assert!(!keeps(&p, &ipv4(17, DST4, 0, &udp_to(4789))));
+        assert_eq!(
+            mirror_filter(Framing::Ethernet, &[], &[1; 17]).unwrap_err(),
+            BpfError::TooManyPorts { given: 17 }
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod file;
 pub mod raw_socket;
 pub mod ring;
 pub mod sys;
+pub mod udp;
 
 use crate::wire::LinkType;
 use crate::{Timestamp, TsPrecision};
@@ -38,6 +39,17 @@ pub enum Received<'a> {
         ts: Timestamp,
         src: Ipv6Addr,
         dst: Ipv6Addr,
+        payload: &'a [u8],
+        /// The payload's length as received.
+        orig_len: u32,
+    },
+    /// The payload of a UDP datagram a UDP socket received (`--udp`): what follows
+    /// the UDP header, to local port `dst_port`.
+    UdpPayload {
+        ts: Timestamp,
+        src: std::net::IpAddr,
+        dst: std::net::IpAddr,
+        dst_port: u16,
         payload: &'a [u8],
         /// The payload's length as received.
         orig_len: u32,

@@ -104,6 +104,8 @@ pub struct RingOptions {
     /// with the same id, on the same interface, share its frames as `fanout_mode` says.
     pub fanout: Option<u16>,
     pub fanout_mode: FanoutMode,
+    /// Also keep UDP to these ports (VXLAN, GENEVE, GRE-in-UDP); empty keeps GRE only.
+    pub udp_ports: Vec<u16>,
 }
 
 /// How a fan-out group spreads frames over its rings. Order is kept only within a ring.
@@ -132,6 +134,7 @@ impl RingOptions {
             destinations: Vec::new(),
             fanout: None,
             fanout_mode: FanoutMode::default(),
+            udp_ports: Vec::new(),
         }
     }
 
@@ -661,12 +664,11 @@ impl RingSource {
                 });
             }
         };
-        let program = bpf::gre_filter(framing, &options.destinations).map_err(|problem| {
-            RingError::Filter {
+        let program = bpf::mirror_filter(framing, &options.destinations, &options.udp_ports)
+            .map_err(|problem| RingError::Filter {
                 interface: interface.clone(),
                 problem,
-            }
-        })?;
+            })?;
         sys::attach_filter(&socket, &program).map_err(option("SO_ATTACH_FILTER"))?;
         sys::set_int_option(
             &socket,

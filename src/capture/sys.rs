@@ -178,6 +178,8 @@ pub struct DatagramInfo {
     pub src: Option<IpAddr>,
     /// Destination address from `IPV6_PKTINFO`.
     pub dst_v6: Option<Ipv6Addr>,
+    /// Destination address from `IP_PKTINFO`.
+    pub dst_v4: Option<Ipv4Addr>,
     /// Kernel receive time from `SO_TIMESTAMPNS`: seconds, nanoseconds.
     pub ts: Option<(i64, u32)>,
     /// The socket's cumulative drop counter from `SO_RXQ_OVFL`.
@@ -338,6 +340,12 @@ fn read_control(msg: &libc::msghdr, r: &mut DatagramInfo) {
                 }
                 (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if payload >= mem::size_of::<u32>() => {
                     r.drops = Some(std::ptr::read_unaligned(data.cast::<u32>()));
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO)
+                    if payload >= mem::size_of::<libc::in_pktinfo>() =>
+                {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
+                    r.dst_v4 = Some(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)));
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO)
                     if payload >= mem::size_of::<libc::in6_pktinfo>() =>

@@ -2,8 +2,10 @@
 //! GRE-in-UDP): their ports, the nesting rule and the VNI filter. Turned into a
 //! [`MirrorPorts`] and filter values; never opens anything.
 
+use spandump::capture::udp::{self, UdpOptions, UdpSource};
 use spandump::wire::udp::MirrorPorts;
 use spandump::wire::vxlan::Vni;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct CloudArgs {
@@ -27,7 +29,83 @@ pub struct CloudArgs {
     /// Keep VXLAN / GENEVE frames with this 24-bit VNI.
     #[arg(long = "vni", value_name = "VNI", value_parser = parse_vni)]
     pub vnis: Vec<Vni>,
+
+    /// Receive UDP mirrors (VXLAN, GENEVE, GRE-in-UDP) on plain UDP sockets bound to
+    /// ADDR (every mirror port) or ADDR:PORT ([V6]:PORT). Needs no privilege.
+    #[arg(long = "udp", value_name = "ADDR[:PORT]", value_parser = parse_bind,
+          conflicts_with_all = ["read", "listen", "interface", "raw_socket"])]
+    pub udp: Vec<UdpBind>,
 }
+
+/// A `--udp` argument: an address, and a port or every mirror port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpBind {
+    pub addr: IpAddr,
+    pub port: Option<u16>,
+}
+
+fn parse_bind(s: &str) -> Result<UdpBind, String> {
+    if let Ok(addr) = s.parse::<IpAddr>() {
+        return Ok(UdpBind { addr, port: None });
+    }
+    match s.parse::<SocketAddr>() {
+        Ok(sa) if sa.port() != 0 => Ok(UdpBind {
+            addr: sa.ip(),
+            port: Some(sa.port()),
+        }),
+        _ => Err(format!(
+            "'{s}' is not ADDR or ADDR:PORT (e.g. 198.51.100.2, 0.0.0.0:4789, [2001:db8::2]:6081)"
+        )),
+    }
+}
+
+/// Live capture on `--udp` sockets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UdpInput {
+    /// Every socket address to bind (each once).
+    pub addrs: Vec<SocketAddr>,
+    pub threads: u16,
+    pub recv_buffer: usize,
+}
+
+impl UdpInput {
+    /// The sockets: one per address and thread (`SO_REUSEPORT` when several).
+    pub fn open(&self) -> Result<Vec<UdpSource>, String> {
+        let mut sources = Vec::new();
+        for &addr in &self.addrs {
+            for _ in 0..self.threads {
+                let options = UdpOptions {
+                    addr,
+                    recv_buffer: self.recv_buffer,
+                    reuse_port: self.threads > 1,
+                };
+                sources.push(UdpSource::open(options).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(sources)
+    }
+}
+
+/// The socket addresses of `--udp` arguments: ADDR alone binds every mirror port.
+pub fn udp_addrs(binds: &[UdpBind], ports: &MirrorPorts) -> Vec<SocketAddr> {
+    let mut addrs = Vec::new();
+    for b in binds {
+        let list = match b.port {
+            Some(p) => vec![p],
+            None => ports.all(),
+        };
+        for port in list {
+            let a = SocketAddr::new(b.addr, port);
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+    }
+    addrs
+}
+
+/// Default receive buffer of a `--udp` socket.
+pub const DEFAULT_UDP_BUFFER: usize = udp::DEFAULT_RECV_BUFFER;
 
 impl CloudArgs {
     /// The ports to read, the IANA ones first, each once.
@@ -76,5 +154,25 @@ mod tests {
         assert_eq!(ports.vxlan, vec![4789, 8472]);
         assert_eq!(ports.geneve, vec![6081]);
         assert!(!ports.nested);
+        let binds = [
+            parse_bind("198.51.100.2").unwrap(),
+            parse_bind("[2001:db8::2]:8472").unwrap(),
+            parse_bind("198.51.100.2:4789").unwrap(),
+        ];
+        let addrs: Vec<String> = udp_addrs(&binds, &MirrorPorts::default())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            addrs,
+            [
+                "198.51.100.2:4754",
+                "198.51.100.2:4789",
+                "198.51.100.2:6081",
+                "[2001:db8::2]:8472"
+            ]
+        );
+        assert!(parse_bind("198.51.100.2:0").is_err());
+        assert!(parse_bind("host:4789").is_err());
     }
 }

@@ -145,7 +145,30 @@ pub fn decapsulate_udp<'a>(
     wire_len: usize,
 ) -> Result<UdpDecapsulated<'a>, DecapError> {
     let udp = UdpDatagram::parse(b, wire_len)?;
-    let outer = decapsulate_port(ports, &udp)?;
+    decapsulate_datagram(ports, &udp)
+}
+
+/// Decapsulates the payload of a UDP datagram to `dst_port` whose UDP header the
+/// kernel consumed (a UDP socket): `b` captured, `wire_len` long.
+pub fn decapsulate_udp_payload<'a>(
+    ports: &MirrorPorts,
+    dst_port: u16,
+    b: &'a [u8],
+    wire_len: usize,
+) -> Result<UdpDecapsulated<'a>, DecapError> {
+    let udp = UdpDatagram {
+        dst_port,
+        payload: b,
+        payload_len: wire_len.max(b.len()),
+    };
+    decapsulate_datagram(ports, &udp)
+}
+
+fn decapsulate_datagram<'a>(
+    ports: &MirrorPorts,
+    udp: &UdpDatagram<'a>,
+) -> Result<UdpDecapsulated<'a>, DecapError> {
+    let outer = decapsulate_port(ports, udp)?;
     if !ports.nested {
         return Ok(UdpDecapsulated {
             decap: outer,

@@ -1,0 +1,297 @@
+//! UDP sockets for the UDP mirror encapsulations (VXLAN, GENEVE, GRE-in-UDP).
+//!
+//! * [`port_guards`]: sockets bound to the mirror ports that keep nothing (their
+//!   filter drops every datagram). While one is bound the kernel does not answer each
+//!   mirror packet with ICMP port unreachable; the rings receive the packets.
+//! * [`UdpSource`] (`--udp ADDR[:PORT]`): plain UDP sockets. The ports are above 1024,
+//!   so this needs no privilege at all. Datagrams come in batches (`recvmmsg`) with
+//!   kernel timestamps, the socket's drop counter and the destination address
+//!   (`IP_PKTINFO` / `IPV6_PKTINFO`); the sender is the socket's source address. UDP
+//!   GRO stays off (the default; it is never asked for), so mirrored packets are never
+//!   merged. `SO_REUSEPORT` lets `--threads` sockets share a port.
+//!
+//! This module knows addresses, ports and sockets, never what a VXLAN header holds.
+
+use super::bpf;
+use super::sys::{self, RecvBatch};
+use super::{Received, Source, reason};
+use crate::{Timestamp, TsPrecision};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+/// Datagrams per `recvmmsg`.
+const BATCH: usize = 64;
+
+/// Room per datagram: the largest UDP payload fits whole.
+const SLOT_LEN: usize = 65_536;
+
+/// How long one wait for data lasts, so that a stop request is seen soon.
+const POLL_MS: i32 = 100;
+
+/// Default receive buffer of a `--udp` socket.
+pub const DEFAULT_RECV_BUFFER: usize = 8 << 20;
+
+/// Why a UDP socket cannot be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum UdpError {
+    #[error("cannot open UDP socket for {addr}: {}", reason(.cause))]
+    Open { addr: SocketAddr, cause: io::Error },
+    #[error("cannot bind UDP socket to {addr}: {}{}", reason(.cause), bind_hint(.cause))]
+    Bind { addr: SocketAddr, cause: io::Error },
+    #[error("UDP socket {addr}: cannot set {option}: {cause}")]
+    Option {
+        addr: SocketAddr,
+        option: &'static str,
+        cause: io::Error,
+    },
+    #[error("cannot receive on UDP socket {addr}: {cause}")]
+    Recv { addr: SocketAddr, cause: io::Error },
+}
+
+fn bind_hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EADDRNOTAVAIL) => " (not an address of this host; see `ip addr`)",
+        Some(libc::EADDRINUSE) => {
+            " (another program, or a vxlan / geneve device, already receives on that port)"
+        }
+        _ => "",
+    }
+}
+
+fn udp_socket(addr: SocketAddr) -> Result<Socket, UdpError> {
+    Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|cause| UdpError::Open { addr, cause })
+}
+
+/// Binds a socket that keeps nothing to each of `ports` on `addr` (the unspecified
+/// IPv4 and IPv6 addresses when `None`). A port some other socket already holds is
+/// left to it (that socket stops the ICMP answers just as well).
+pub fn port_guards(addr: Option<IpAddr>, ports: &[u16]) -> Result<Vec<Socket>, UdpError> {
+    let addrs = match addr {
+        Some(a) => vec![a],
+        None => vec![
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        ],
+    };
+    let mut guards = Vec::new();
+    for ip in addrs {
+        for &port in ports {
+            let addr = SocketAddr::new(ip, port);
+            let socket = udp_socket(addr)?;
+            if ip.is_ipv6() {
+                // The IPv4 wildcard has its own guard.
+                let _ = socket.set_only_v6(true);
+            }
+            sys::attach_filter(&socket, &bpf::drop_all()).map_err(|cause| UdpError::Option {
+                addr,
+                option: "SO_ATTACH_FILTER",
+                cause,
+            })?;
+            match socket.bind(&SockAddr::from(addr)) {
+                Ok(()) => guards.push(socket),
+                Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {}
+                // No IPv6 on this host: nothing to guard there.
+                Err(e) if ip.is_ipv6() && addr.ip().is_unspecified() => {
+                    let _ = e;
+                }
+                Err(cause) => return Err(UdpError::Bind { addr, cause }),
+            }
+        }
+    }
+    Ok(guards)
+}
+
+/// What to open for one `--udp` socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpOptions {
+    /// Local address and port (a mirror port).
+    pub addr: SocketAddr,
+    /// Receive buffer size in bytes.
+    pub recv_buffer: usize,
+    /// Share the port with the other sockets of this run (`--threads`).
+    pub reuse_port: bool,
+}
+
+/// One bound UDP socket and its receive batch.
+pub struct UdpSource {
+    socket: Socket,
+    addr: SocketAddr,
+    batch: RecvBatch,
+    next: usize,
+    idle_reported: bool,
+    stop_at: Option<Timestamp>,
+    drops: u64,
+    recv_buffer: usize,
+}
+
+impl UdpSource {
+    /// Opens and binds the socket; asks for timestamps, drop counts and the
+    /// destination address of each datagram.
+    pub fn open(options: UdpOptions) -> Result<UdpSource, UdpError> {
+        let addr = options.addr;
+        let socket = udp_socket(addr)?;
+        let option = |option: &'static str| {
+            move |cause: io::Error| UdpError::Option {
+                addr,
+                option,
+                cause,
+            }
+        };
+        let size = options.recv_buffer.min(i32::MAX as usize / 2);
+        if sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size as i32)
+            .is_err()
+        {
+            // Unprivileged: the kernel caps the size at net.core.rmem_max.
+            socket
+                .set_recv_buffer_size(size)
+                .map_err(option("SO_RCVBUF"))?;
+        }
+        if options.reuse_port {
+            socket
+                .set_reuse_port(true)
+                .map_err(option("SO_REUSEPORT"))?;
+        }
+        sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+            .map_err(option("SO_TIMESTAMPNS"))?;
+        sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
+            .map_err(option("SO_RXQ_OVFL"))?;
+        if addr.is_ipv6() {
+            sys::set_int_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
+                .map_err(option("IPV6_RECVPKTINFO"))?;
+        } else {
+            sys::set_int_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)
+                .map_err(option("IP_PKTINFO"))?;
+        }
+        socket
+            .bind(&SockAddr::from(addr))
+            .map_err(|cause| UdpError::Bind { addr, cause })?;
+        let recv_buffer = socket.recv_buffer_size().unwrap_or(0);
+        Ok(UdpSource {
+            socket,
+            addr,
+            batch: RecvBatch::new(BATCH, SLOT_LEN),
+            next: 0,
+            idle_reported: true,
+            stop_at: None,
+            drops: 0,
+            recv_buffer,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The receive buffer the kernel granted, in bytes.
+    pub fn recv_buffer(&self) -> usize {
+        self.recv_buffer
+    }
+
+    fn fill(&mut self) -> Result<usize, UdpError> {
+        self.next = 0;
+        self.batch
+            .recv(&self.socket)
+            .map_err(|cause| UdpError::Recv {
+                addr: self.addr,
+                cause,
+            })
+    }
+
+    fn lend(&mut self) -> Option<Received<'_>> {
+        let (data, meta) = self.batch.get(self.next)?;
+        self.next += 1;
+        if let Some(d) = meta.drops {
+            self.drops = self.drops.max(u64::from(d));
+        }
+        let unspecified = match self.addr {
+            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let dst = meta
+            .dst_v4
+            .map(IpAddr::V4)
+            .or(meta.dst_v6.map(IpAddr::V6))
+            .unwrap_or(self.addr.ip());
+        Some(Received::UdpPayload {
+            ts: receive_time(meta),
+            src: meta.src.unwrap_or(unspecified),
+            dst,
+            dst_port: self.addr.port(),
+            payload: data,
+            orig_len: meta.len.min(u32::MAX as usize) as u32,
+        })
+    }
+}
+
+fn receive_time(meta: &sys::DatagramInfo) -> Timestamp {
+    match meta.ts {
+        Some((s, ns)) => Timestamp::new(s, ns),
+        None => now(),
+    }
+}
+
+fn now() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
+}
+
+impl Source for UdpSource {
+    type Error = UdpError;
+
+    /// As the raw GRE socket's: blocks in short waits, reports [`Received::Idle`] when
+    /// dry, and after `stop` returns what the kernel received before it.
+    fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, UdpError> {
+        if self.stop_at.is_none() && stop.load(Ordering::Relaxed) {
+            self.stop_at = Some(now());
+        }
+        loop {
+            if self.next < self.batch.len() {
+                break;
+            }
+            if self.fill()? > 0 {
+                self.idle_reported = false;
+                break;
+            }
+            if self.stop_at.is_some() {
+                return Ok(None);
+            }
+            if !self.idle_reported {
+                self.idle_reported = true;
+                return Ok(Some(Received::Idle));
+            }
+            let ready =
+                sys::wait_readable(&self.socket, POLL_MS).map_err(|cause| UdpError::Recv {
+                    addr: self.addr,
+                    cause,
+                })?;
+            if !ready {
+                return Ok(Some(Received::Idle));
+            }
+        }
+        if let (Some(stop_at), Some((_, meta))) = (self.stop_at, self.batch.get(self.next))
+            && receive_time(meta).as_nanos() > stop_at.as_nanos()
+        {
+            return Ok(None);
+        }
+        Ok(self.lend())
+    }
+
+    fn precision(&self) -> TsPrecision {
+        TsPrecision::Nano
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+
+    fn kernel_drops(&self) -> Option<u64> {
+        let now = sys::socket_drops(&self.socket).map_or(0, u64::from);
+        Some(self.drops.max(now))
+    }
+}
