@@ -248,3 +248,83 @@ fn kernel_vxlan_mirror_on_every_receive_path() {
         assert!(s.contains("0 packets dropped by kernel"), "{s}");
     }
 }
+
+/// The sink's count of ICMP destination-unreachable messages sent.
+fn sink_unreachables(net: &netns::Net) -> u64 {
+    let out = sh("ip", &["netns", "exec", &net.sink, "cat", "/proc/net/snmp"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("Icmp:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let i = rows[0]
+        .iter()
+        .position(|f| *f == "OutDestUnreachs")
+        .unwrap();
+    rows[1][i].parse().unwrap()
+}
+
+/// `--listen` and `-i` receive VXLAN / GENEVE through the ring and hold a socket on
+/// each mirror port that keeps nothing, so the kernel answers no mirror packet with
+/// ICMP port unreachable; UDP to a port nobody holds (4790) is still answered, which
+/// shows the count can move.
+#[test]
+fn ring_port_guards_stop_icmp_answers() {
+    use common::capgen::{IpAddrs, eth_icmp_echo};
+    use common::cloudgen::{eth_udp_to, geneve, vxlan};
+    if !root_or_skip() {
+        return;
+    }
+    let net = netns::Net::new(1500);
+    let addrs = IpAddrs::V4(netns::SENDER_V4, netns::SINK_V4);
+    let mac = |f: Vec<u8>| {
+        let mut f = f;
+        f[..6].copy_from_slice(&netns::SINK_MAC);
+        f[6..12].copy_from_slice(&netns::SENDER_MAC);
+        f
+    };
+    let inner: Vec<Vec<u8>> = (0..12).map(|i| eth_icmp_echo(i, 40)).collect();
+    let mut mirror: Vec<Vec<u8>> = Vec::new();
+    for (i, f) in inner.iter().enumerate() {
+        mirror.push(mac(if i % 2 == 0 {
+            eth_udp_to(addrs, 4789, &vxlan(0x08, 7, f))
+        } else {
+            eth_udp_to(addrs, 6081, &geneve(0x6558, 7, &[], f))
+        }));
+    }
+    for mode in [&["--listen", "198.51.100.2"][..], &["-i", &net.sink_if]] {
+        let out = net.path("guard.pcap");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &net.sink, common::spandump_bin()]);
+        cmd.args(mode).args(["-U", "-w"]).arg(&out);
+        let mut spandump = Proc::start(cmd, net.path("guard.err"), Stdio::null());
+        spandump.wait_for_stderr("spandump: listening on ");
+        let before = sink_unreachables(&net);
+        net.send(&mirror);
+        let start = Instant::now();
+        while records(&out).map_or(0, |r| r.len()) < inner.len() {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{mode:?}: {}",
+                spandump.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sink_unreachables(&net) - before, 0, "{mode:?}");
+        // Control: a port no socket holds is answered.
+        net.send(&[mac(eth_udp_to(addrs, 4790, &vxlan(0x08, 7, &inner[0])))]);
+        let start = Instant::now();
+        while sink_unreachables(&net) == before {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{mode:?}: no ICMP for port 4790"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        spandump.interrupt();
+        let got = records(&out).unwrap();
+        let got: Vec<&[u8]> = got.iter().map(Vec::as_slice).collect();
+        common::assert_frames_eq(&format!("{mode:?}"), &got, &inner);
+    }
+}
