@@ -4,6 +4,7 @@
 #
 #   sudo bash benches/live.sh [PACKETS] [MIX]     (default 1000000 imix; MIX: imix|small|large)
 #   MODES="listen ring" sudo bash benches/live.sh  (a subset of the modes; VERBOSE=1 shows their stderr)
+#   ENCAP=vxlan sudo bash benches/live.sh 200000 large   (VXLAN mirrors: modes listen ring udp tcpdump)
 #
 # Builds two namespaces joined by a veth pair (documentation addresses only), generates
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
@@ -19,7 +20,12 @@ set -euo pipefail
 
 PACKETS=${1:-1000000}
 MIX=${2:-imix}
-MODES=${MODES:-listen raw-socket ring ring-2 tcpdump}
+ENCAP=${ENCAP:-mixed}
+if [ "$ENCAP" = vxlan ]; then
+    MODES=${MODES:-listen ring udp tcpdump}
+else
+    MODES=${MODES:-listen raw-socket ring ring-2 tcpdump}
+fi
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "live.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -56,12 +62,10 @@ done
 ip -n "$SINK" route add 192.0.2.0/24 dev rx0
 
 case $MIX in
-    imix) "$GEN" --packets "$PACKETS" --mix imix "$WORK/in.pcap" ;;
-    small) "$GEN" --packets "$PACKETS" --mix small "$WORK/in.pcap" ;;
-    large) "$GEN" --packets "$PACKETS" --mix large "$WORK/in.pcap" ;;
+    imix|small|large) "$GEN" --packets "$PACKETS" --mix "$MIX" --encap "$ENCAP" "$WORK/in.pcap" ;;
     *) echo "live.sh: MIX is imix, small or large" >&2; exit 2 ;;
 esac
-echo "== $PACKETS packets, mix $MIX, $(nproc) CPUs, kernel $(uname -r)"
+echo "== $PACKETS packets, mix $MIX, encapsulation $ENCAP, $(nproc) CPUs, kernel $(uname -r)"
 
 # Busy CPU seconds of the whole machine so far (all CPUs, /proc/stat): the receiver's
 # share of the work includes softirq time the kernel charges to whatever task runs.
@@ -102,6 +106,7 @@ run_mode() {
         raw-socket) cmd=("$SPANDUMP" --listen 198.51.100.1 --raw-socket -w "$out"); ready="listening on" ;;
         ring) cmd=("$SPANDUMP" -i rx0 -w "$out"); ready="listening on" ;;
         ring-2) cmd=("$SPANDUMP" -i rx0 --threads 2 -w "$out"); ready="listening on" ;;
+        udp) cmd=("$SPANDUMP" --udp 198.51.100.1 -w "$out"); ready="listening on" ;;
         tcpdump) cmd=(tcpdump -i rx0 -n -w "$out" -Z root); ready="listening on" ;;
         *) echo "live.sh: unknown mode $mode" >&2; exit 2 ;;
     esac

@@ -10,11 +10,15 @@
 //! IMIX-sized (`--mix imix`: 64 / 576 / 1500 bytes in the ratio 7:4:1), all 64 bytes
 //! (`--mix small`) or all 1500 bytes (`--mix large`). Classic pcap, µs timestamps 10 µs
 //! apart, Ethernet link type.
-//! The packets come from the test generator (`tests/common/gen.rs`), so they are the
-//! same kind tshark has validated.
+//! With `--encap vxlan`, every packet is instead VXLAN (UDP 4789, VNI 100, from
+//! 192.0.2.1) around the same inner frames, as a cloud mirror sends.
+//! The packets come from the test generator (`tests/common/gen.rs`, `gen_cloud.rs`), so
+//! they are the same kind tshark has validated.
 
 #[path = "../tests/common/gen.rs"]
 mod capgen;
+#[path = "../tests/common/gen_cloud.rs"]
+mod cloudgen;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -32,14 +36,17 @@ enum Mix {
 struct Args {
     packets: u64,
     mix: Mix,
+    vxlan: bool,
     out: String,
 }
 
-const USAGE: &str = "usage: gen-underlay [--packets N] [--mix imix|small|large] OUT.pcap";
+const USAGE: &str =
+    "usage: gen-underlay [--packets N] [--mix imix|small|large] [--encap mixed|vxlan] OUT.pcap";
 
 fn parse_args() -> Result<Args, String> {
     let mut packets = 1_000_000;
     let mut mix = Mix::Imix;
+    let mut vxlan = false;
     let mut out = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -59,6 +66,14 @@ fn parse_args() -> Result<Args, String> {
                     _ => return Err(format!("--mix: expected imix, small or large, got {v}")),
                 };
             }
+            "--encap" => {
+                let v = it.next().ok_or("--encap needs a value")?;
+                vxlan = match v.as_str() {
+                    "mixed" => false,
+                    "vxlan" => true,
+                    _ => return Err(format!("--encap: expected mixed or vxlan, got {v}")),
+                };
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             _ if out.is_none() && !a.starts_with("--") => out = Some(a),
             _ => return Err(format!("unexpected argument {a}\n{USAGE}")),
@@ -67,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args {
         packets,
         mix,
+        vxlan,
         out: out.ok_or(USAGE)?,
     })
 }
@@ -113,6 +129,14 @@ fn main() -> ExitCode {
         Mix::Large => &[1500],
     };
     let mut tpl = templates(sizes);
+    if args.vxlan {
+        let addrs = IpAddrs::V4(OUTER_SRC, OUTER_DST);
+        for (i, t) in tpl.iter_mut().enumerate() {
+            let inner = eth_udp_sized(sizes[i], i as u8);
+            let packet = cloudgen::eth_udp_to(addrs, 4789, &cloudgen::vxlan(0x08, 100, &inner));
+            *t = std::array::from_fn(|_| packet.clone());
+        }
+    }
     let mut erspan_seq: u32 = 0;
     let file = match File::create(&args.out) {
         Ok(f) => f,
@@ -145,7 +169,7 @@ fn main() -> ExitCode {
                 _ => 3,
             };
             let pkt = &mut tpl[size_idx][encap];
-            if encap == 1 || encap == 2 {
+            if !args.vxlan && (encap == 1 || encap == 2) {
                 // ERSPAN II and III count on one counter, as Open vSwitch does: the
                 // sequence number follows the 4-byte GRE base header.
                 pkt[SEQ_AT..SEQ_AT + 4].copy_from_slice(&erspan_seq.to_be_bytes());
