@@ -106,7 +106,7 @@ run_mode() {
         raw-socket) cmd=("$SPANDUMP" --listen 198.51.100.1 --raw-socket -w "$out"); ready="listening on" ;;
         ring) cmd=("$SPANDUMP" -i rx0 -w "$out"); ready="listening on" ;;
         ring-2) cmd=("$SPANDUMP" -i rx0 --threads 2 -w "$out"); ready="listening on" ;;
-        udp) cmd=("$SPANDUMP" --udp 198.51.100.1 -w "$out"); ready="listening on" ;;
+        udp) cmd=("$SPANDUMP" --udp 198.51.100.1 ${SPANDUMP_ARGS:-} -w "$out"); ready="listening on" ;;
         tcpdump) cmd=(tcpdump -i rx0 -n -w "$out" -Z root); ready="listening on" ;;
         *) echo "live.sh: unknown mode $mode" >&2; exit 2 ;;
     esac

@@ -218,12 +218,11 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             if !quiet {
-                let mut addrs: Vec<String> = sources.iter().map(|s| s.addr().to_string()).collect();
-                addrs.dedup();
+                let addrs: Vec<String> = sources[0].addrs().iter().map(|a| a.to_string()).collect();
                 eprintln!(
                     "spandump: listening on {} (UDP socket{}, receive buffer {} KiB, {} capture thread{})",
                     addrs.join(", "),
-                    if sources.len() > 1 { "s" } else { "" },
+                    if addrs.len() > 1 { "s" } else { "" },
                     sources[0].recv_buffer() / 2 / 1024,
                     sources.len(),
                     if sources.len() > 1 { "s" } else { "" },

@@ -14,7 +14,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -616,6 +616,31 @@ pub fn packet_statistics(socket: &impl AsFd) -> io::Result<PacketStats> {
         drops: st.tp_drops,
         freeze_q_cnt: st.tp_freeze_q_cnt,
     })
+}
+
+/// Waits up to `timeout_ms` until one of `sockets` is readable (or has an error):
+/// `Ok(false)` on timeout or a signal, as [`wait_readable`].
+pub fn wait_any_readable(sockets: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` holds `pfds.len()` valid pollfds, the count passed; the fds stay
+    // open for the call (they are borrowed).
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(rc > 0)
 }
 
 /// What one wait on a socket ended with.

@@ -19,6 +19,7 @@ use crate::{Timestamp, TsPrecision};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
@@ -105,109 +106,136 @@ pub fn port_guards(addr: Option<IpAddr>, ports: &[u16]) -> Result<Vec<Socket>, U
     Ok(guards)
 }
 
-/// What to open for one `--udp` socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What to open for one `--udp` source.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpOptions {
-    /// Local address and port (a mirror port).
-    pub addr: SocketAddr,
-    /// Receive buffer size in bytes.
+    /// Local addresses and ports (mirror ports), one socket each, read by one thread.
+    pub addrs: Vec<SocketAddr>,
+    /// Receive buffer size in bytes, per socket.
     pub recv_buffer: usize,
-    /// Share the port with the other sockets of this run (`--threads`).
+    /// Share the ports with the other sources of this run (`--threads`).
     pub reuse_port: bool,
 }
 
-/// One bound UDP socket and its receive batch.
+/// Bound UDP sockets read in turn by one thread, and their receive batch.
 pub struct UdpSource {
-    socket: Socket,
-    addr: SocketAddr,
+    sockets: Vec<(Socket, SocketAddr)>,
     batch: RecvBatch,
+    /// The socket the batch came from, and the next socket to try.
+    filled_from: usize,
+    next_socket: usize,
     next: usize,
     idle_reported: bool,
     stop_at: Option<Timestamp>,
-    drops: u64,
+    /// Per socket, the latest cumulative drop counter the kernel reported.
+    drops: Vec<u64>,
     recv_buffer: usize,
 }
 
-impl UdpSource {
-    /// Opens and binds the socket; asks for timestamps, drop counts and the
-    /// destination address of each datagram.
-    pub fn open(options: UdpOptions) -> Result<UdpSource, UdpError> {
-        let addr = options.addr;
-        let socket = udp_socket(addr)?;
-        let option = |option: &'static str| {
-            move |cause: io::Error| UdpError::Option {
-                addr,
-                option,
-                cause,
-            }
-        };
-        let size = options.recv_buffer.min(i32::MAX as usize / 2);
-        if sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size as i32)
-            .is_err()
-        {
-            // Unprivileged: the kernel caps the size at net.core.rmem_max.
-            socket
-                .set_recv_buffer_size(size)
-                .map_err(option("SO_RCVBUF"))?;
-        }
-        if options.reuse_port {
-            socket
-                .set_reuse_port(true)
-                .map_err(option("SO_REUSEPORT"))?;
-        }
-        sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
-            .map_err(option("SO_TIMESTAMPNS"))?;
-        sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
-            .map_err(option("SO_RXQ_OVFL"))?;
-        if addr.is_ipv6() {
-            sys::set_int_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
-                .map_err(option("IPV6_RECVPKTINFO"))?;
-        } else {
-            sys::set_int_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)
-                .map_err(option("IP_PKTINFO"))?;
-        }
-        socket
-            .bind(&SockAddr::from(addr))
-            .map_err(|cause| UdpError::Bind { addr, cause })?;
-        let recv_buffer = socket.recv_buffer_size().unwrap_or(0);
-        Ok(UdpSource {
-            socket,
+fn open_socket(addr: SocketAddr, options: &UdpOptions) -> Result<Socket, UdpError> {
+    let socket = udp_socket(addr)?;
+    let option = |option: &'static str| {
+        move |cause: io::Error| UdpError::Option {
             addr,
+            option,
+            cause,
+        }
+    };
+    let size = options.recv_buffer.min(i32::MAX as usize / 2);
+    if sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size as i32).is_err() {
+        // Unprivileged: the kernel caps the size at net.core.rmem_max.
+        socket
+            .set_recv_buffer_size(size)
+            .map_err(option("SO_RCVBUF"))?;
+    }
+    if options.reuse_port {
+        socket
+            .set_reuse_port(true)
+            .map_err(option("SO_REUSEPORT"))?;
+    }
+    sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+        .map_err(option("SO_TIMESTAMPNS"))?;
+    sys::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
+        .map_err(option("SO_RXQ_OVFL"))?;
+    if addr.is_ipv6() {
+        sys::set_int_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
+            .map_err(option("IPV6_RECVPKTINFO"))?;
+    } else {
+        sys::set_int_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)
+            .map_err(option("IP_PKTINFO"))?;
+    }
+    socket
+        .bind(&SockAddr::from(addr))
+        .map_err(|cause| UdpError::Bind { addr, cause })?;
+    Ok(socket)
+}
+
+impl UdpSource {
+    /// Opens and binds the sockets; asks for timestamps, drop counts and the
+    /// destination address of each datagram.
+    pub fn open(options: &UdpOptions) -> Result<UdpSource, UdpError> {
+        let mut sockets = Vec::new();
+        for &addr in &options.addrs {
+            sockets.push((open_socket(addr, options)?, addr));
+        }
+        let recv_buffer = sockets
+            .first()
+            .and_then(|(s, _)| s.recv_buffer_size().ok())
+            .unwrap_or(0);
+        let n = sockets.len();
+        Ok(UdpSource {
+            sockets,
             batch: RecvBatch::new(BATCH, SLOT_LEN),
+            filled_from: 0,
+            next_socket: 0,
             next: 0,
             idle_reported: true,
             stop_at: None,
-            drops: 0,
+            drops: vec![0; n],
             recv_buffer,
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// The addresses the sockets are bound to.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|(_, a)| *a).collect()
     }
 
-    /// The receive buffer the kernel granted, in bytes.
+    /// The receive buffer the kernel granted (per socket), in bytes.
     pub fn recv_buffer(&self) -> usize {
         self.recv_buffer
     }
 
+    /// Fills the batch from the first socket, in turn, that holds datagrams.
     fn fill(&mut self) -> Result<usize, UdpError> {
         self.next = 0;
-        self.batch
-            .recv(&self.socket)
-            .map_err(|cause| UdpError::Recv {
-                addr: self.addr,
-                cause,
-            })
+        let n = self.sockets.len();
+        for k in 0..n {
+            let i = (self.next_socket + k) % n;
+            let (socket, addr) = &self.sockets[i];
+            let got = self
+                .batch
+                .recv(socket)
+                .map_err(|cause| UdpError::Recv { addr: *addr, cause })?;
+            if got > 0 {
+                self.filled_from = i;
+                // The next fill starts with the following socket: none starves.
+                self.next_socket = (i + 1) % n;
+                return Ok(got);
+            }
+        }
+        Ok(0)
     }
 
     fn lend(&mut self) -> Option<Received<'_>> {
         let (data, meta) = self.batch.get(self.next)?;
         self.next += 1;
+        let from = self.filled_from;
         if let Some(d) = meta.drops {
-            self.drops = self.drops.max(u64::from(d));
+            self.drops[from] = self.drops[from].max(u64::from(d));
         }
-        let unspecified = match self.addr {
+        let local = self.sockets[from].1;
+        let unspecified = match local {
             SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         };
@@ -215,14 +243,22 @@ impl UdpSource {
             .dst_v4
             .map(IpAddr::V4)
             .or(meta.dst_v6.map(IpAddr::V6))
-            .unwrap_or(self.addr.ip());
+            .unwrap_or(local.ip());
         Some(Received::UdpPayload {
             ts: receive_time(meta),
             src: meta.src.unwrap_or(unspecified),
             dst,
-            dst_port: self.addr.port(),
+            dst_port: local.port(),
             payload: data,
             orig_len: meta.len.min(u32::MAX as usize) as u32,
+        })
+    }
+
+    fn wait(&self) -> Result<bool, UdpError> {
+        let fds: Vec<_> = self.sockets.iter().map(|(s, _)| s.as_fd()).collect();
+        sys::wait_any_readable(&fds, POLL_MS).map_err(|cause| UdpError::Recv {
+            addr: self.sockets[0].1,
+            cause,
         })
     }
 }
@@ -265,11 +301,7 @@ impl Source for UdpSource {
                 self.idle_reported = true;
                 return Ok(Some(Received::Idle));
             }
-            let ready =
-                sys::wait_readable(&self.socket, POLL_MS).map_err(|cause| UdpError::Recv {
-                    addr: self.addr,
-                    cause,
-                })?;
+            let ready = self.wait()?;
             if !ready {
                 return Ok(Some(Received::Idle));
             }
@@ -291,7 +323,13 @@ impl Source for UdpSource {
     }
 
     fn kernel_drops(&self) -> Option<u64> {
-        let now = sys::socket_drops(&self.socket).map_or(0, u64::from);
-        Some(self.drops.max(now))
+        // Each socket's own counter includes drops after its last datagram read.
+        let total = self
+            .sockets
+            .iter()
+            .zip(&self.drops)
+            .map(|((s, _), seen)| (*seen).max(sys::socket_drops(s).map_or(0, u64::from)))
+            .sum();
+        Some(total)
     }
 }

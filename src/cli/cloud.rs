@@ -69,20 +69,17 @@ pub struct UdpInput {
 }
 
 impl UdpInput {
-    /// The sockets: one per address and thread (`SO_REUSEPORT` when several).
+    /// The sources: one per thread, each reading a socket on every address
+    /// (`SO_REUSEPORT` when several threads share them).
     pub fn open(&self) -> Result<Vec<UdpSource>, String> {
-        let mut sources = Vec::new();
-        for &addr in &self.addrs {
-            for _ in 0..self.threads {
-                let options = UdpOptions {
-                    addr,
-                    recv_buffer: self.recv_buffer,
-                    reuse_port: self.threads > 1,
-                };
-                sources.push(UdpSource::open(options).map_err(|e| e.to_string())?);
-            }
-        }
-        Ok(sources)
+        let options = UdpOptions {
+            addrs: self.addrs.clone(),
+            recv_buffer: self.recv_buffer,
+            reuse_port: self.threads > 1,
+        };
+        (0..self.threads)
+            .map(|_| UdpSource::open(&options).map_err(|e| e.to_string()))
+            .collect()
     }
 }
 
