@@ -1,10 +1,12 @@
-//! spandump: receive mirrored traffic (GRE, ERSPAN I/II/III) and write the inner frames.
+//! spandump: receive mirrored traffic (GRE, ERSPAN I/II/III; VXLAN, GENEVE and
+//! GRE-in-UDP) and write the inner frames.
 //!
 //! The data flows one way, and the modules show it:
 //!
 //! ```text
-//! capture (outer frames: pcap / pcapng files, raw GRE sockets)
-//!    -> wire (parse + strip link / IP / GRE / ERSPAN, zero-copy, stateless)
+//! capture (outer frames: pcap / pcapng files, rings, raw GRE sockets, UDP sockets)
+//!    -> wire (parse + strip link / IP / GRE / ERSPAN / UDP / VXLAN / GENEVE, zero-copy,
+//!       stateless)
 //!    -> filter (key, session, index, direction, sender)
 //!    -> sink (pcap, pcapng, tcpdump-like text)
 //! ```

@@ -164,13 +164,14 @@ fn kernel_vxlan_mirror_on_every_receive_path() {
     tcpdump.args(["udp dst port 4789"]);
     let mut tcpdump = Proc::start(tcpdump, net.path("tcpdump.err"), Stdio::null());
     tcpdump.wait_for_stderr("listening on");
-    // --udp as nobody with no capabilities; its pcap goes to a file the test opened.
+    // --udp as nobody with no capabilities, two sockets sharing the port
+    // (SO_REUSEPORT); its pcap goes to a file the test opened.
     let udp_out = net.path("udp.pcap");
     let mut udp = exec("setpriv");
     #[rustfmt::skip]
     udp.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
               "--bounding-set=-all", common::spandump_bin(), "--udp", "198.51.100.2:4789",
-              "-U", "-w", "-"]);
+              "--threads", "2", "-U", "-w", "-"]);
     let file = fs::File::create(&udp_out).unwrap();
     let mut udp = Proc::start(udp, net.path("udp.err"), Stdio::from(file));
     udp.wait_for_stderr("spandump: listening on ");

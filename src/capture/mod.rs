@@ -1,5 +1,6 @@
 //! Where outer frames come from: capture files, and for live capture raw GRE sockets
-//! (`--listen`) or an AF_PACKET ring on an interface (`-i`).
+//! (`--listen`), an AF_PACKET ring on an interface (`-i`), or UDP sockets on the
+//! VXLAN / GENEVE / GRE-in-UDP ports (`--udp`, [`udp`]).
 //!
 //! A source lends one frame at a time from its own buffer ([`OuterFrame`] borrows it),
 //! so nothing is copied between the read and the writer. Sources know link types,
