@@ -1,6 +1,7 @@
 //! The command-line options of the UDP mirror encapsulations (VXLAN, GENEVE,
-//! GRE-in-UDP): their ports, the nesting rule and the VNI filter. Turned into a
-//! [`MirrorPorts`] and filter values; never opens anything.
+//! GRE-in-UDP): their ports, the nesting rule, the VNI filter and `--udp`. Turned into
+//! a [`MirrorPorts`], filter values and a [`UdpInput`]; only [`UdpInput::open`] opens
+//! anything (the sockets, once the whole command line was validated).
 
 use spandump::capture::udp::{self, UdpOptions, UdpSource};
 use spandump::wire::udp::MirrorPorts;
