@@ -256,24 +256,3 @@ pub fn split_bpf_input(data: &[u8]) -> (Vec<crate::bpf::Instruction>, u32, u8, &
     let split = take(1)[0];
     (program, wire_len, split, rest)
 }
-
-/// The input [`bpf_program`] reads `program`, `wire_len`, `split` and `frame` from.
-pub fn bpf_input(
-    program: &[crate::bpf::Instruction],
-    wire_len: u32,
-    split: u8,
-    frame: &[u8],
-) -> Vec<u8> {
-    let mut out = (program.len().min(usize::from(u16::MAX)) as u16)
-        .to_le_bytes()
-        .to_vec();
-    for i in program.iter().take(usize::from(u16::MAX)) {
-        out.extend_from_slice(&i.code.to_le_bytes());
-        out.extend_from_slice(&[i.jt, i.jf]);
-        out.extend_from_slice(&i.k.to_le_bytes());
-    }
-    out.extend_from_slice(&wire_len.to_le_bytes());
-    out.push(split);
-    out.extend_from_slice(frame);
-    out
-}
