@@ -32,5 +32,6 @@ pub mod sink;
 pub mod stats;
 pub mod timestamp;
 pub mod wire;
+pub mod writer;
 
 pub use timestamp::{Timestamp, TsPrecision};

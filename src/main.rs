@@ -313,7 +313,7 @@ fn open_output(config: &Config) -> Result<Output, String> {
         Destination::File(path) => {
             let file =
                 File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            sink::output(file)
+            sink::output_file(file)
         }
         Destination::Stdout => sink::output(io::stdout()),
     })

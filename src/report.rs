@@ -247,6 +247,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "unsupported": stats.unsupported(),
         "kernel_drops": stats.kernel_drops.unwrap_or(0),
         "channel_drops": stats.channel_drops,
+        "output_lost": stats.output_lost,
         "seq_lost": stats.seq_lost,
         "seq_reordered": stats.seq_reordered,
         "seq_duplicate": stats.seq_duplicate,

@@ -26,6 +26,9 @@ pub struct Stats {
     pub kernel_drops: Option<u64>,
     /// Frames a capture thread could not hand to the writer (its queue was full).
     pub channel_drops: u64,
+    /// Frames kept but lost to the output: in its buffer or queue when a write failed
+    /// (a full disk), so not in the file. Not counted in `frames_written`.
+    pub output_lost: u64,
     /// GRE sequence accounting over all senders (see [`crate::seq`]).
     pub seq_lost: u64,
     pub seq_reordered: u64,
@@ -67,6 +70,7 @@ impl Stats {
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
         };
         self.channel_drops += other.channel_drops;
+        self.output_lost += other.output_lost;
         self.seq_lost += other.seq_lost;
         self.seq_reordered += other.seq_reordered;
         self.seq_duplicate += other.seq_duplicate;
@@ -161,6 +165,13 @@ impl Stats {
                 s,
                 "spandump: {} frames dropped: the writer fell behind",
                 self.channel_drops
+            );
+        }
+        if self.output_lost > 0 {
+            let _ = writeln!(
+                s,
+                "spandump: {} frames lost to the output: not in the file, which failed",
+                self.output_lost
             );
         }
         if let Some(drops) = self.kernel_drops {

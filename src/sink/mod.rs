@@ -3,6 +3,7 @@
 //! Sinks know frames and their decapsulation metadata, never sockets or files they
 //! came from. [`Writer`] is the one entry point the pipeline uses.
 
+pub mod output;
 pub mod pcap;
 pub mod pcapng;
 pub mod text;
@@ -13,8 +14,10 @@ use crate::wire::erspan::Direction;
 use crate::{Timestamp, TsPrecision};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write as _};
 use std::net::IpAddr;
+
+pub use output::{Ledger, Loss, OUTPUT_BUFFER, Output, output, output_file};
 
 /// LINKTYPE_ETHERNET: every output frame is Ethernet (raw IP gets a synthesized header).
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -30,19 +33,6 @@ pub enum Format {
     Pcap,
     PcapNg,
     Text,
-}
-
-/// The byte stream under a writer: a large buffer over a file or stdout. The buffer
-/// is concrete so that the per-frame writes inline into it; only its refills go
-/// through the trait object.
-pub type Output = BufWriter<Box<dyn Write + Send>>;
-
-/// Output buffer size: large writes, few system calls.
-pub const OUTPUT_BUFFER: usize = 1 << 20;
-
-/// Wraps a file, stdout or any byte sink in the output buffer.
-pub fn output(w: impl Write + Send + 'static) -> Output {
-    BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(w))
 }
 
 /// One inner frame to write: the bytes to store (`head` then `data`, already cut to
@@ -240,6 +230,24 @@ impl Writer {
             Writer::Pcap(w) => w.flush(),
             Writer::PcapNg(w) => w.writer.flush(),
             Writer::Text { out, .. } => out.flush(),
+        }
+    }
+
+    /// The byte stream under the writer.
+    pub fn output(&self) -> &Output {
+        match self {
+            Writer::Pcap(w) => w.get_ref(),
+            Writer::PcapNg(w) => w.writer.get_ref(),
+            Writer::Text { out, .. } => out,
+        }
+    }
+
+    /// Gives back the byte stream, without flushing it.
+    pub fn into_output(self) -> Output {
+        match self {
+            Writer::Pcap(w) => w.into_inner(),
+            Writer::PcapNg(w) => w.writer.into_inner(),
+            Writer::Text { out, .. } => out,
         }
     }
 }

@@ -1,0 +1,184 @@
+//! The writer side of a run: kept frames go to the configured format on the spot.
+//!
+//! [`DirectWriter`] starts the output lazily (a file's timestamp precision is known
+//! only after its first packet), counts a frame as written once the writer took it,
+//! and keeps a [`Ledger`] of where each record ends, so that when the output fails
+//! (a full disk, an I/O error) the count of written frames is taken back to those
+//! that reached the file, the rest are counted as lost to the output, and the file
+//! is cut after its last complete record.
+//!
+//! It must never count a frame as written that did not reach the output, write
+//! after an output error, or decide what is kept: that is the decoder's business.
+
+use crate::TsPrecision;
+use crate::pipeline::{Config, Emit, RunError};
+use crate::sessions::Session;
+use crate::sink::{Format, Ledger, Output, Record, Writer};
+use crate::stats::Stats;
+use std::io;
+
+/// Writes kept frames on the spot, in the configured format; starts the output lazily
+/// (for files, once the input's timestamp precision is known).
+pub struct DirectWriter<'c> {
+    config: &'c Config,
+    writer: Option<Writer>,
+    /// The output stream until the writer is started with the input's precision.
+    output: Option<Output>,
+    /// Where the records in the output buffer end.
+    ledger: Ledger,
+    done: bool,
+}
+
+impl<'c> DirectWriter<'c> {
+    pub fn new(config: &'c Config, output: Output) -> DirectWriter<'c> {
+        DirectWriter {
+            config,
+            writer: None,
+            output: Some(output),
+            ledger: Ledger::default(),
+            done: false,
+        }
+    }
+
+    /// Starts the writer once the input's timestamp precision is known. Leaves no
+    /// writer when the pipe closed at once.
+    fn start_writer(&mut self, precision: TsPrecision, stats: &mut Stats) -> Result<(), RunError> {
+        let precision = if self.config.nano {
+            TsPrecision::Nano
+        } else {
+            precision
+        };
+        let Some(output) = self.output.take() else {
+            return Ok(());
+        };
+        match Writer::open(
+            self.config.format,
+            output,
+            self.config.snaplen,
+            precision,
+            self.config.text,
+        ) {
+            Ok(writer) => {
+                self.ledger.record(writer.output(), false);
+                self.writer = Some(writer);
+                Ok(())
+            }
+            Err(e) => self.failed(e, stats),
+        }
+    }
+
+    /// Whether a frame given now would be written (the output is not done, and this
+    /// run writes frames at all).
+    pub fn wants_frames(&self) -> bool {
+        !self.config.list_sessions && !self.done
+    }
+
+    /// Ends the output after `error`. A closed pipe (the reader went away) is a clean
+    /// stop; any other error takes the frames that did not reach the output off the
+    /// written count, counts them as lost to the output, cuts a file after its last
+    /// complete record, and ends the run with a message naming the output.
+    fn failed(&mut self, error: io::Error, stats: &mut Stats) -> Result<(), RunError> {
+        self.done = true;
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        if let Some(writer) = self.writer.take() {
+            let loss = std::mem::take(&mut self.ledger).fail(writer.into_output());
+            stats.frames_written -= loss.frames.min(stats.frames_written);
+            stats.output_lost += loss.frames;
+        }
+        Err(RunError::Output {
+            name: self.config.destination.name(),
+            source: error,
+        })
+    }
+
+    /// Pushes what the writer buffered to the output.
+    fn flush(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        if let Some(writer) = &mut self.writer
+            && let Err(e) = writer.flush()
+        {
+            return self.failed(e, stats);
+        }
+        Ok(())
+    }
+}
+
+impl Emit for DirectWriter<'_> {
+    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
+        // Nothing is written yet, so nothing can be lost.
+        self.start_writer(precision, &mut Stats::default())
+    }
+
+    fn frame(
+        &mut self,
+        record: &Record<'_>,
+        precision: TsPrecision,
+        stats: &mut Stats,
+    ) -> Result<(), RunError> {
+        if !self.wants_frames() {
+            // Counted in the session table; no frame is written (or no more are wanted).
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            self.start_writer(precision, stats)?;
+        }
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        let mut result = writer.write(record);
+        if result.is_ok() {
+            self.ledger.record(writer.output(), true);
+            stats.frames_written += 1;
+            if self.config.packet_buffered {
+                result = writer.flush();
+            }
+        } else if result
+            .as_ref()
+            .is_err_and(|e| e.kind() != io::ErrorKind::BrokenPipe)
+        {
+            // This frame never made it to the buffer whole.
+            stats.output_lost += 1;
+        }
+        if let Err(e) = result {
+            return self.failed(e, stats);
+        }
+        if self.config.count.is_some_and(|c| stats.frames_written >= c) {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        self.flush(stats)
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn finish(
+        &mut self,
+        precision: TsPrecision,
+        sessions: &[Session],
+        stats: &mut Stats,
+    ) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
+        if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
+            // No frame at all: still write a valid, empty capture file.
+            self.start_writer(precision, stats)?;
+        }
+        if let Some(writer) = &mut self.writer {
+            match writer.finish(sessions) {
+                Ok(()) => self.ledger.record(writer.output(), false),
+                Err(e) => return self.failed(e, stats),
+            }
+        }
+        self.flush(stats)
+    }
+}
