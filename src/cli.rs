@@ -8,6 +8,7 @@ use spandump::capture::{ListenOptions, ring};
 use spandump::filter::{Filter, IpPrefix};
 use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination};
 use spandump::reassembly;
+use spandump::rotate::{self, Rotation};
 use spandump::sink::Format;
 use spandump::sink::text::{TextOptions, TimeFormat};
 use spandump::wire::erspan::{Direction, ErspanIndex, SessionId};
@@ -79,6 +80,28 @@ pub struct Args {
     /// Write pcapng whatever the file name.
     #[arg(long)]
     pub pcapng: bool,
+
+    /// Before writing a frame, start a new file when the current one is larger than
+    /// SIZE millions of bytes (or SIZE with a suffix k, m, g: KiB, MiB, GiB), as
+    /// tcpdump: files after the first get the -w name with a number after it.
+    #[arg(short = 'C', value_name = "SIZE", requires = "write", value_parser = parse_file_size)]
+    pub file_size: Option<u64>,
+
+    /// Start a new file every SECONDS (on the first frame after them, as tcpdump); the
+    /// -w name goes through strftime(3), e.g. -w mirror-%Y%m%d-%H%M%S.pcap.
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_seconds: Option<u64>,
+
+    /// With -C: keep a ring of COUNT files (numbers zero-padded, reused from 0). With
+    /// -G alone: stop after COUNT files.
+    #[arg(short = 'W', value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub file_count: Option<u32>,
+
+    /// With -C or -G: run COMMAND FILE on each file a rotation closed (directly, not
+    /// through a shell), e.g. -z gzip.
+    #[arg(short = 'z', value_name = "COMMAND")]
+    pub post_rotate: Option<PathBuf>,
 
     /// Write pcap with nanosecond timestamps (also: print 9 fraction digits).
     #[arg(long)]
@@ -212,6 +235,23 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// tcpdump's -C: millions of bytes, or KiB / MiB / GiB with a k / m / g suffix.
+fn parse_file_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1_000_000),
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("file size '{s}' is not a whole number (millions of bytes, or with k, m, g)")
+    })?;
+    match n.checked_mul(unit) {
+        Some(bytes) if n > 0 => Ok(bytes),
+        _ => Err(format!("file size '{s}' is out of range")),
+    }
+}
+
 fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
     s.parse()
 }
@@ -272,6 +312,24 @@ impl Args {
         };
         let user = self.user.clone();
         let config = self.into_config();
+        let usage = |message: String| {
+            Args::command()
+                .error(ErrorKind::ArgumentConflict, message)
+                .exit()
+        };
+        let rotation = &config.rotation;
+        if rotation.is_active() {
+            match &config.destination {
+                Destination::File(path) if config.format != Format::Text => {
+                    if let Err(e) = rotate::check_template(path, rotation) {
+                        usage(e.to_string());
+                    }
+                }
+                _ => usage("-C and -G rotate capture files: give -w FILE (not -)".into()),
+            }
+        } else if rotation.count.is_some() || rotation.command.is_some() {
+            usage("-W and -z go with -C or -G".into());
+        }
         if config.stats_json == Some(Destination::Stdout)
             && config.destination == Destination::Stdout
         {
@@ -347,6 +405,12 @@ impl Args {
                 }
             }),
             stats_interval: self.stats_interval,
+            rotation: Rotation {
+                size: self.file_size,
+                seconds: self.rotate_seconds,
+                count: self.file_count,
+                command: self.post_rotate,
+            },
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::capture::Source;
 use crate::pipeline::{Config, Decoder, DirectWriter, Emit, RunError};
 use crate::report::{self, Board, Publisher};
 use crate::sessions::{Session, SessionKey};
-use crate::sink::{Output, Record};
+use crate::sink::Record;
 use crate::stats::Stats;
 use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes, PayloadKind};
 use crate::{Timestamp, TsPrecision};
@@ -210,7 +210,7 @@ impl Emit for Handoff {
 pub fn run<S>(
     config: &Config,
     sources: Vec<S>,
-    output: Output,
+    mut writer: DirectWriter<'_>,
     stop: &AtomicBool,
     board: Option<&Arc<Board>>,
 ) -> (Stats, Vec<Session>, Result<(), RunError>)
@@ -221,7 +221,6 @@ where
     let (tx, rx) = crossbeam_channel::bounded(CHANNEL_FRAMES / BATCH);
     let writer_done = Arc::new(AtomicBool::new(false));
     let writer_failed = Arc::new(AtomicBool::new(false));
-    let mut writer = DirectWriter::new(config, output);
     let mut stats = Stats::default();
     let mut result = writer.start(TsPrecision::Nano);
     if result.is_err() {

@@ -26,6 +26,7 @@ pub mod harness;
 pub mod pipeline;
 pub mod reassembly;
 pub mod report;
+pub mod rotate;
 pub mod seq;
 pub mod sessions;
 pub mod sink;

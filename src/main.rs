@@ -12,10 +12,11 @@ use spandump::capture::{
     sys,
 };
 use spandump::handoff;
-use spandump::pipeline::{Config, Destination, Pipeline, RunError};
+use spandump::pipeline::{Config, Decoder, Destination, DirectWriter, RunError};
 use spandump::report::{self, Board, Reporter, ReporterOptions};
+use spandump::rotate::Rotator;
 use spandump::sessions::Session;
-use spandump::sink::{self, Output};
+use spandump::sink;
 use spandump::stats::Stats;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
@@ -68,10 +69,10 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 Err(CaptureError::Interrupted { .. }) => None,
                 Err(e) => return Err(chain(&e)),
             };
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
-            let mut pipeline = Pipeline::new(config, output);
+            let mut pipeline = Decoder::with_emit(config, writer);
             pipeline.set_publisher(board.publisher());
             let result = match source {
                 Some(mut source) => pipeline.run(&mut source, &stop),
@@ -95,7 +96,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                     options.recv_buffer / 1024
                 );
             }
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             eprintln!(
@@ -103,13 +104,13 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 socket.addr(),
                 granted / 1024
             );
-            let (stats, sessions, result) = capture(config, vec![socket], output, &stop, &board);
+            let (stats, sessions, result) = capture(config, vec![socket], writer, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Ring(ring) => {
             let (rings, _silencer) = open_rings(ring)?;
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             let geometry = rings[0].geometry();
@@ -126,7 +127,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
                 if rings.len() > 1 { "s" } else { "" },
                 ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
             );
-            let (stats, sessions, result) = capture(config, rings, output, &stop, &board);
+            let (stats, sessions, result) = capture(config, rings, writer, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
@@ -151,7 +152,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>) -> Result<(), String>
 fn capture<S>(
     config: &Config,
     mut sources: Vec<S>,
-    output: Output,
+    writer: DirectWriter<'_>,
     stop: &AtomicBool,
     board: &Arc<Board>,
 ) -> (Stats, Vec<Session>, Result<(), RunError>)
@@ -160,9 +161,9 @@ where
     RunError: From<S::Error>,
 {
     if sources.len() > 1 {
-        return handoff::run(config, sources, output, stop, Some(board));
+        return handoff::run(config, sources, writer, stop, Some(board));
     }
-    let mut pipeline = Pipeline::new(config, output);
+    let mut pipeline = Decoder::with_emit(config, writer);
     pipeline.set_publisher(board.publisher());
     let result = pipeline.run(&mut sources[0], stop);
     let (stats, sessions, _) = pipeline.into_parts();
@@ -308,13 +309,29 @@ fn chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-fn open_output(config: &Config) -> Result<Output, String> {
-    Ok(match &config.destination {
-        Destination::File(path) => {
-            let file =
-                File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            sink::output_file(file)
+/// Opens the output (the first file of a rotation) and the writer over it. With `-Z`
+/// the file is given to USER, as the files created after privileges are dropped are.
+fn open_writer<'c>(config: &'c Config, user: Option<&str>) -> Result<DirectWriter<'c>, String> {
+    let path = match &config.destination {
+        Destination::Stdout => {
+            return Ok(DirectWriter::new(config, sink::output(io::stdout())));
         }
-        Destination::Stdout => sink::output(io::stdout()),
+        Destination::File(path) => path,
+    };
+    let rotator = config
+        .rotation
+        .is_active()
+        .then(|| Rotator::new(config.rotation.clone(), path.clone(), SystemTime::now()));
+    let path = rotator.as_ref().map_or(path.as_path(), Rotator::current);
+    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    if let Some(user) = user {
+        let (uid, gid) = sys::user_ids(user).map_err(|e| chain(&e))?;
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot give {} to {user}: {e}", path.display()))?;
+    }
+    let output = sink::output_file(file);
+    Ok(match rotator {
+        Some(rotator) => DirectWriter::rotating(config, output, rotator),
+        None => DirectWriter::new(config, output),
     })
 }

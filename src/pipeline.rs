@@ -10,6 +10,7 @@ use crate::capture::{CaptureError, OuterFrame, Received, RingError, SocketError,
 use crate::filter::Filter;
 use crate::reassembly::{self, Outcome, Reassembler};
 use crate::report::Publisher;
+use crate::rotate::Rotation;
 use crate::seq::{SeqSpace, SeqTracker};
 use crate::sessions::{Observed, Session, SessionKey, SessionTable};
 use crate::sink::{self, Format, Output, Record, text::TextOptions};
@@ -69,6 +70,8 @@ pub struct Config {
     pub stats_json: Option<Destination>,
     /// `--stats-interval`: how often a JSON line is written while running.
     pub stats_interval: Option<Duration>,
+    /// `-C`, `-G`, `-W`, `-z`: output file rotation.
+    pub rotation: Rotation,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
             list_sessions: false,
             stats_json: None,
             stats_interval: None,
+            rotation: Rotation::default(),
         }
     }
 

@@ -7,15 +7,24 @@
 //! that reached the file, the rest are counted as lost to the output, and the file
 //! is cut after its last complete record.
 //!
+//! With `-C` / `-G` it starts a new file before a frame when the [`Rotator`] says so:
+//! the old file gets its end (pcapng statistics blocks) and is flushed and closed
+//! before the `-z` command runs on it; the new one starts with its own header, so
+//! every file is a complete capture and no frame is split or lost at a rotation.
+//!
 //! It must never count a frame as written that did not reach the output, write
 //! after an output error, or decide what is kept: that is the decoder's business.
 
 use crate::TsPrecision;
 use crate::pipeline::{Config, Emit, RunError};
+use crate::rotate::{Decision, Rotator};
 use crate::sessions::Session;
-use crate::sink::{Format, Ledger, Output, Record, Writer};
+use crate::sink::{self, Format, Ledger, Output, Record, Writer};
 use crate::stats::Stats;
+use std::fs::File;
 use std::io;
+use std::path::Path;
+use std::time::SystemTime;
 
 /// Writes kept frames on the spot, in the configured format; starts the output lazily
 /// (for files, once the input's timestamp precision is known).
@@ -27,6 +36,12 @@ pub struct DirectWriter<'c> {
     /// Where the records in the output buffer end.
     ledger: Ledger,
     done: bool,
+    /// `-C` / `-G`: when to start a new file, and its name.
+    rotator: Option<Rotator>,
+    /// The output's name in messages (the current file's, with rotation).
+    name: String,
+    /// The timestamp precision the writer was started with (for the next files).
+    precision: TsPrecision,
 }
 
 impl<'c> DirectWriter<'c> {
@@ -37,6 +52,19 @@ impl<'c> DirectWriter<'c> {
             output: Some(output),
             ledger: Ledger::default(),
             done: false,
+            rotator: None,
+            name: config.destination.name(),
+            precision: TsPrecision::Micro,
+        }
+    }
+
+    /// A writer whose first file is `output`, opened as `rotator.current()`, and whose
+    /// next files the rotator names.
+    pub fn rotating(config: &'c Config, output: Output, rotator: Rotator) -> DirectWriter<'c> {
+        DirectWriter {
+            name: rotator.current().display().to_string(),
+            rotator: Some(rotator),
+            ..DirectWriter::new(config, output)
         }
     }
 
@@ -51,6 +79,7 @@ impl<'c> DirectWriter<'c> {
         let Some(output) = self.output.take() else {
             return Ok(());
         };
+        self.precision = precision;
         match Writer::open(
             self.config.format,
             output,
@@ -88,9 +117,74 @@ impl<'c> DirectWriter<'c> {
             stats.output_lost += loss.frames;
         }
         Err(RunError::Output {
-            name: self.config.destination.name(),
+            name: self.name.clone(),
             source: error,
         })
+    }
+
+    /// Applies the rotation rules before a frame: possibly a new file, or the end of
+    /// the run (`-G` with `-W`).
+    fn rotate_if_due(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        let (Some(rotator), Some(writer)) = (&mut self.rotator, &self.writer) else {
+            return Ok(());
+        };
+        let size = sink::output::position(writer.output());
+        match rotator.check(size, SystemTime::now()) {
+            Decision::Keep => Ok(()),
+            Decision::Rotate(next) => self.rotate(&next, stats),
+            Decision::Stop => {
+                eprintln!(
+                    "spandump: maximum file limit reached: {}",
+                    self.config.rotation.count.unwrap_or(0)
+                );
+                self.done = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the current file (statistics blocks, flush, close), runs `-z` on it, and
+    /// starts `next` with its own header.
+    fn rotate(&mut self, next: &Path, stats: &mut Stats) -> Result<(), RunError> {
+        let Some(mut old) = self.writer.take() else {
+            return Ok(());
+        };
+        let ended = old.finish_file().and_then(|()| old.flush());
+        if let Err(e) = ended {
+            self.writer = Some(old);
+            return self.failed(e, stats);
+        }
+        let closed = std::mem::replace(&mut self.name, next.display().to_string());
+        self.ledger = Ledger::default();
+        let file = match File::create(next) {
+            Ok(file) => file,
+            Err(e) => {
+                self.done = true;
+                return Err(RunError::Output {
+                    name: self.name.clone(),
+                    source: e,
+                });
+            }
+        };
+        let mut writer = match Writer::open(
+            self.config.format,
+            sink::output_file(file),
+            self.config.snaplen,
+            self.precision,
+            self.config.text,
+        ) {
+            Ok(writer) => writer,
+            Err(e) => return self.failed(e, stats),
+        };
+        self.ledger.record(writer.output(), false);
+        writer.carry_from(&mut old);
+        self.writer = Some(writer);
+        // Closes the old file before its command runs.
+        drop(old);
+        if let Some(rotator) = &mut self.rotator {
+            rotator.closed(Path::new(&closed));
+        }
+        Ok(())
     }
 
     /// Pushes what the writer buffered to the output.
@@ -125,6 +219,12 @@ impl Emit for DirectWriter<'_> {
         }
         if self.writer.is_none() {
             self.start_writer(precision, stats)?;
+        }
+        if self.rotator.is_some() {
+            self.rotate_if_due(stats)?;
+            if self.done {
+                return Ok(());
+            }
         }
         let Some(writer) = &mut self.writer else {
             return Ok(());
@@ -179,6 +279,10 @@ impl Emit for DirectWriter<'_> {
                 Err(e) => return self.failed(e, stats),
             }
         }
-        self.flush(stats)
+        let flushed = self.flush(stats);
+        if let Some(rotator) = &mut self.rotator {
+            rotator.wait_for_commands();
+        }
+        flushed
     }
 }
