@@ -29,7 +29,8 @@ spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
 spandump -r underlay.pcap --session 77 -e -v\n  \
 spandump --listen 198.51.100.2 --key 99 -w - | wireshark -k -i -\n  \
 spandump --listen 198.51.100.2 --list-sessions\n  \
-spandump -i eth1 --from 198.51.100.0/24 -w mirror.pcapng --stats-json stats.jsonl"
+spandump -i eth1 --from 198.51.100.0/24 -w mirror.pcapng --stats-json stats.jsonl\n\n\
+spandump --generate man|bash|zsh|fish prints the man page or a shell completion script."
 )]
 pub struct Args {
     /// Read outer (underlay) packets from a pcap or pcapng file; "-" reads stdin.
@@ -175,6 +176,74 @@ pub struct Args {
     #[arg(long = "stats-interval", value_name = "SECS", requires = "stats_json",
           value_parser = parse_interval)]
     pub stats_interval: Option<Duration>,
+}
+
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The `--version` text: version, the git revision built from, and whether filter
+/// expressions can load libpcap.
+pub fn version_text() -> String {
+    let libpcap = match spandump::libpcap::libpcap_available() {
+        Some(name) => format!("libpcap: found ({name}), filter expressions available"),
+        None => "libpcap: not found, filter expressions unavailable (install libpcap)".into(),
+    };
+    format!(
+        "{} (git {})\n{libpcap}",
+        env!("CARGO_PKG_VERSION"),
+        env!("SPANDUMP_GIT_REVISION")
+    )
+}
+
+/// The command line definition, with the full `--version` text when it is asked for
+/// (the libpcap probe costs a library load, so only then).
+pub fn command() -> clap::Command {
+    let asks_version = std::env::args_os().any(|a| a == "--version" || a == "-V");
+    let cmd = Args::command();
+    if asks_version {
+        cmd.version(&*Box::leak(version_text().into_boxed_str()))
+    } else {
+        cmd
+    }
+}
+
+/// `spandump --generate WHAT`, kept out of `--help` (and of the usage line): when the
+/// first argument is `--generate`, what it asks for; a bad value exits with 2.
+pub fn generate_request() -> Option<Generate> {
+    let first = std::env::args_os().nth(1)?;
+    if !first.to_string_lossy().starts_with("--generate") {
+        return None;
+    }
+    let matches = clap::Command::new("spandump")
+        .about("Print the man page or a shell completion script")
+        .arg(
+            clap::Arg::new("generate")
+                .long("generate")
+                .value_name("WHAT")
+                .required(true)
+                .value_parser(clap::value_parser!(Generate)),
+        )
+        .get_matches();
+    matches.get_one::<Generate>("generate").copied()
+}
+
+/// Writes what `--generate` asks for to `out`.
+pub fn generate(what: Generate, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut cmd = Args::command();
+    let shell = match what {
+        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generate::Bash => clap_complete::Shell::Bash,
+        Generate::Zsh => clap_complete::Shell::Zsh,
+        Generate::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "spandump", out);
+    Ok(())
 }
 
 /// Parses a decimal or 0x-hex number.

@@ -23,6 +23,7 @@ pub mod capture;
 pub mod filter;
 pub mod handoff;
 pub mod harness;
+pub mod libpcap;
 pub mod pipeline;
 pub mod reassembly;
 pub mod report;

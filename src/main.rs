@@ -4,7 +4,7 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use cli::{Input, RingInput};
 use spandump::TsPrecision;
 use spandump::capture::{
@@ -26,7 +26,19 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 fn main() -> ExitCode {
-    let invocation = cli::Args::parse().into_invocation();
+    if let Some(what) = cli::generate_request() {
+        let mut stdout = io::stdout().lock();
+        return match cli::generate(what, &mut stdout).and_then(|()| stdout.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("spandump: cannot write stdout: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args =
+        cli::Args::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
+    let invocation = args.into_invocation();
     let mut config = invocation.config;
     // Lines for a person at a terminal appear as they come, as tcpdump's do.
     if config.write_is_text()

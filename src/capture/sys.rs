@@ -345,6 +345,20 @@ fn read_control(msg: &libc::msghdr, r: &mut DatagramInfo) {
     }
 }
 
+/// Whether the dynamic loader can load the shared library `name` (and what it needs):
+/// loads it and unloads it again. Nothing in it is called.
+pub fn can_load_library(name: &std::ffi::CStr) -> bool {
+    // SAFETY: `name` is NUL-terminated; dlopen runs the library's constructors, which
+    // for the system libraries probed here (libpcap) only initialise their own state.
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        return false;
+    }
+    // SAFETY: `handle` came from dlopen above and is closed once.
+    unsafe { libc::dlclose(handle) };
+    true
+}
+
 /// Why privileges could not be dropped.
 #[derive(Debug, thiserror::Error)]
 pub enum DropPrivilegesError {
