@@ -245,7 +245,8 @@ where
                             decoder.set_publisher(publisher);
                         }
                         let result = decoder.run(&mut source, stop);
-                        let (stats, sessions, _) = decoder.into_parts();
+                        let (mut stats, sessions, _) = decoder.into_parts();
+                        stats.gro_merged = source.gro_merged();
                         (stats, sessions, result)
                     })
                     .expect("spawning a capture thread")

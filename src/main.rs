@@ -178,7 +178,8 @@ where
     let mut pipeline = Decoder::with_emit(config, writer);
     pipeline.set_publisher(board.publisher());
     let result = pipeline.run(&mut sources[0], stop);
-    let (stats, sessions, _) = pipeline.into_parts();
+    let (mut stats, sessions, _) = pipeline.into_parts();
+    stats.gro_merged = sources[0].gro_merged();
     (stats, sessions.as_slice().to_vec(), result)
 }
 

@@ -38,6 +38,9 @@ pub struct Stats {
     pub seq_untracked: u64,
     /// Packets of sessions beyond the session table's cap: written, not tracked.
     pub sessions_over_limit: u64,
+    /// Outer packets the receiving interface had merged with GRO (several mirrored
+    /// frames glued into one; live rings only).
+    pub gro_merged: u64,
     skipped: BTreeMap<SkipCause, u64>,
     notes: [u64; Note::ALL.len()],
 }
@@ -77,6 +80,7 @@ impl Stats {
         self.seq_restarts += other.seq_restarts;
         self.seq_untracked += other.seq_untracked;
         self.sessions_over_limit += other.sessions_over_limit;
+        self.gro_merged += other.gro_merged;
         for (cause, n) in &other.skipped {
             *self.skipped.entry(*cause).or_default() += n;
         }
@@ -159,6 +163,9 @@ impl Stats {
                 "  note sessions-over-limit: {}",
                 self.sessions_over_limit
             );
+        }
+        if self.gro_merged > 0 {
+            let _ = writeln!(s, "  note gro-merged: {}", self.gro_merged);
         }
         if self.channel_drops > 0 {
             let _ = writeln!(

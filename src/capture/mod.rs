@@ -7,6 +7,7 @@
 
 pub mod bpf;
 pub mod file;
+pub mod gro;
 pub mod raw_socket;
 pub mod ring;
 pub mod sys;
@@ -65,6 +66,11 @@ pub trait Source {
     /// Packets the kernel dropped before the source could read them (live only).
     fn kernel_drops(&self) -> Option<u64> {
         None
+    }
+
+    /// Packets the receiving interface merged with GRO (AF_PACKET rings only).
+    fn gro_merged(&self) -> u64 {
+        0
     }
 }
 

@@ -20,6 +20,7 @@
 //! a GRE header holds.
 
 use super::bpf::{self, BpfError, Framing};
+use super::gro::{self, GroDetector};
 use super::sys::{self, Readiness, RingRequest, RxRing, UserBlock};
 use super::{AddressWatch, OuterFrame, Received, Source, open_hint, reason};
 use crate::wire::LinkType;
@@ -617,6 +618,8 @@ pub struct RingSource {
     kernel: Cell<(u64, u64, u64)>,
     /// `--listen`: the address must stay on this interface.
     address: Option<AddressWatch>,
+    /// Packets the interface merged with GRO.
+    gro: GroDetector,
 }
 
 impl RingSource {
@@ -756,6 +759,11 @@ impl RingSource {
             counters: RingCounters::default(),
             last_corruption: None,
             kernel: Cell::new((0, 0, 0)),
+            gro: GroDetector::new(
+                &options.interface,
+                link,
+                gro::interface_mtu(&options.interface),
+            ),
             address: match options.destinations[..] {
                 [addr] => Some(AddressWatch::new(addr)),
                 _ => None,
@@ -824,6 +832,7 @@ impl RingSource {
                 }
                 Ok(Some(p)) => {
                     self.counters.frames += 1;
+                    self.gro.observe(&p);
                     if p.status & libc::TP_STATUS_VLAN_VALID != 0 {
                         self.counters.vlan_offloaded += 1;
                     }
@@ -956,6 +965,10 @@ impl Source for RingSource {
 
     fn precision(&self) -> TsPrecision {
         TsPrecision::Nano
+    }
+
+    fn gro_merged(&self) -> u64 {
+        self.gro.merged()
     }
 
     fn is_live(&self) -> bool {
