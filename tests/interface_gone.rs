@@ -201,3 +201,12 @@ fn interface_deleted_under_listen_raw_socket() {
         &["198.51.100.2 is no longer an address of this host"],
     );
 }
+
+#[test]
+fn interface_deleted_under_i_with_threads() {
+    stops_when(
+        &["-i", "IFACE", "--threads", "2"],
+        delete_veth,
+        &["IFACE disappeared"],
+    );
+}

@@ -197,6 +197,17 @@ fn full_disk_during_read_counts_only_frames_in_the_file_pcapng() {
 
 #[test]
 fn full_disk_during_live_capture_counts_only_frames_in_the_file() {
+    full_disk_during_live_capture(&["--listen", "198.51.100.2"]);
+}
+
+/// The same with a writer thread: frames queued to it when the disk filled count as
+/// lost too.
+#[test]
+fn full_disk_during_threaded_live_capture_counts_only_frames_in_the_file() {
+    full_disk_during_live_capture(&["--listen", "198.51.100.2", "--threads", "2"]);
+}
+
+fn full_disk_during_live_capture(args: &[&str]) {
     if !root_or_skip() || !netns::root_or_skip() {
         return;
     }
@@ -208,7 +219,8 @@ fn full_disk_during_live_capture_counts_only_frames_in_the_file() {
     let mut child = KillOnDrop(
         Command::new("ip")
             .args(["netns", "exec", &net.sink, common::spandump_bin()])
-            .args(["--listen", "198.51.100.2", "-w"])
+            .args(args)
+            .arg("-w")
             .arg(&out)
             .arg("--stats-json")
             .arg(&json)
