@@ -46,8 +46,8 @@ pub struct Args {
     #[arg(short = 'F', value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
 
-    /// Print the compiled filter program and exit, as tcpdump: -d readable, -dd as a
-    /// C array, -ddd as decimal numbers.
+    /// Print the compiled filter program and exit, as tcpdump does; twice for a C
+    /// array, three times for decimal numbers.
     #[arg(short = 'd', action = ArgAction::Count)]
     pub dump_program: u8,
 
