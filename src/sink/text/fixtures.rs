@@ -208,6 +208,7 @@ pub(crate) fn all_options() -> impl Iterator<Item = TextOptions> {
         quiet: bits & 8 != 0,
         time: TimeFormat::Epoch,
         nano: false,
+        absolute_seq: bits & 4 != 0,
     })
 }
 

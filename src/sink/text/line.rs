@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chrono::{DateTime, Local, Offset, TimeZone};
 
+use super::tcpseq::TcpSeqTable;
 use super::{TextOptions, TimeFormat};
 use crate::Timestamp;
 /// EtherTypes and IP protocol numbers this module dispatches on.
@@ -95,6 +96,8 @@ pub(super) mod field {
 pub(super) struct Line<'o, W: Write> {
     pub(super) out: &'o mut W,
     pub(super) opts: TextOptions,
+    /// Initial sequence numbers of the TCP connections seen so far.
+    pub(super) tcp_seq: &'o mut TcpSeqTable,
 }
 
 /// The IP header facts transport printers need.

@@ -58,6 +58,7 @@ mod link;
 mod llc;
 mod routing;
 mod tcp;
+pub mod tcpseq;
 mod tunnel;
 mod udp;
 
@@ -67,6 +68,8 @@ use std::net::IpAddr;
 use crate::Timestamp;
 use crate::wire::decap::{Decapsulated, PayloadKind};
 use line::Line;
+use tcpseq::TcpSeqTable;
+
 /// How the line starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TimeFormat {
@@ -94,17 +97,30 @@ pub struct TextOptions {
     pub time: TimeFormat,
     /// Print 9 fraction digits instead of 6.
     pub nano: bool,
+    /// `-S`: absolute TCP sequence numbers instead of relative ones.
+    pub absolute_seq: bool,
 }
 
-/// Writes text lines. It holds only its options: lines never depend on earlier frames.
+/// Writes text lines. Its only state across frames is the bounded table of TCP
+/// connections behind relative sequence numbers.
 #[derive(Clone, Debug)]
 pub struct TextPrinter {
     opts: TextOptions,
+    tcp_seq: TcpSeqTable,
 }
 
 impl TextPrinter {
     pub fn new(opts: TextOptions) -> TextPrinter {
-        TextPrinter { opts }
+        TextPrinter {
+            opts,
+            tcp_seq: TcpSeqTable::default(),
+        }
+    }
+
+    /// TCP connections forgotten to stay within the table's bound
+    /// ([`tcpseq::SLOTS`]); their next segments print absolute numbers again.
+    pub fn tcp_evictions(&self) -> u64 {
+        self.tcp_seq.evictions()
     }
 
     pub fn options(&self) -> TextOptions {
@@ -124,6 +140,7 @@ impl TextPrinter {
         let mut line = Line {
             out,
             opts: self.opts,
+            tcp_seq: &mut self.tcp_seq,
         };
         line.time(ts)?;
         line.encap(src, dst, d)?;

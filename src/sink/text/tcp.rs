@@ -37,7 +37,7 @@ pub(super) fn tcp_option_name(kind: u8) -> Option<&'static str> {
 }
 
 impl<W: Write> Line<'_, W> {
-    /// tcpdump's TCP line, with absolute sequence numbers (as `tcpdump -S`).
+    /// tcpdump's TCP line: relative sequence numbers (absolute with `-S`).
     pub(super) fn tcp(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
         let Some(p) = ports(data) else {
             self.endpoints(ctx, None)?;
@@ -89,6 +89,21 @@ impl<W: Write> Line<'_, W> {
             self.out.write_all(b"none")?;
         }
         self.out.write_all(b"]")?;
+        // tcpdump numbers relative to a connection only on segments with ACK set.
+        let (seq, ack, sack_base) = if !self.opts.absolute_seq && tcp.ack() {
+            let r = self.tcp_seq.relative(
+                ctx.src,
+                ctx.dst,
+                p.0,
+                p.1,
+                tcp.sequence_number(),
+                tcp.acknowledgment_number(),
+                tcp.syn(),
+            );
+            (r.seq, r.ack, r.sack_base)
+        } else {
+            (tcp.sequence_number(), tcp.acknowledgment_number(), 0)
+        };
         if self.verbose() && !ctx.fragmented {
             self.tcp_checksum(ctx, tcp.checksum(), data, len)?;
         }
@@ -99,7 +114,6 @@ impl<W: Write> Line<'_, W> {
             );
         }
         let data_len = len - header_len;
-        let seq = tcp.sequence_number();
         if self.opts.verbose > 1 || data_len > 0 || tcp.syn() || tcp.fin() || tcp.rst() {
             write!(self.out, ", seq {seq}")?;
             if data_len > 0 {
@@ -107,14 +121,14 @@ impl<W: Write> Line<'_, W> {
             }
         }
         if tcp.ack() {
-            write!(self.out, ", ack {}", tcp.acknowledgment_number())?;
+            write!(self.out, ", ack {ack}")?;
         }
         write!(self.out, ", win {}", tcp.window_size())?;
         if tcp.urg() {
             write!(self.out, ", urg {}", tcp.urgent_pointer())?;
         }
         if !tcp.options().is_empty() {
-            self.tcp_options(tcp.options())?;
+            self.tcp_options(tcp.options(), sack_base)?;
         }
         write!(self.out, ", length {data_len}")
     }
@@ -143,7 +157,7 @@ impl<W: Write> Line<'_, W> {
     }
 
     /// `, options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.
-    pub(super) fn tcp_options(&mut self, options: &[u8]) -> io::Result<()> {
+    pub(super) fn tcp_options(&mut self, options: &[u8], sack_base: u32) -> io::Result<()> {
         self.out.write_all(b", options [")?;
         let mut rest = options;
         let mut first = true;
@@ -173,6 +187,7 @@ impl<W: Write> Line<'_, W> {
                             for (s, e) in
                                 core::iter::once(first_block).chain(more.into_iter().flatten())
                             {
+                                let (s, e) = (s.wrapping_sub(sack_base), e.wrapping_sub(sack_base));
                                 write!(self.out, "{{{s}:{e}}}")?;
                             }
                         }
