@@ -21,14 +21,14 @@ use common::*;
 
 /// The modes compared and the lowest agreeing fraction (percent) each may reach.
 const MODES: &[(&[&str], f64)] = &[
-    (&["-nn"], 90.0),
-    (&["-nn", "-v"], 15.0),
-    (&["-nn", "-vv"], 15.0),
-    (&["-nn", "-e"], 55.0),
-    (&["-nn", "-q"], 96.0),
-    (&["-nn", "-S"], 90.0),
-    (&["-nn", "-t"], 90.0),
-    (&["-nn", "-tt"], 90.0),
+    (&["-nn"], 93.5),
+    (&["-nn", "-v"], 87.0),
+    (&["-nn", "-vv"], 87.0),
+    (&["-nn", "-e"], 92.0),
+    (&["-nn", "-q"], 96.5),
+    (&["-nn", "-S"], 93.5),
+    (&["-nn", "-t"], 93.5),
+    (&["-nn", "-tt"], 93.5),
 ];
 
 /// Captures built here for what `testdata/` lacks, each frame wrapped in gretap.

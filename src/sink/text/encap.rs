@@ -159,7 +159,7 @@ mod tests {
             line_with(v, &d),
             "1700000000.123456 erspan-ii sid 100 idx 0x0 (198.51.100.1 > 198.51.100.2, \
              seq 1794, ver 1, vlan 23, cos 0, en 1, t 0): IP (tos 0x0, ttl 63, id 40210, \
-             offset 0, flags [DF], proto ICMP (1), length 84) 10.29.11.1 > 10.29.20.21: \
+             offset 0, flags [DF], proto ICMP (1), length 84)\n    10.29.11.1 > 10.29.20.21: \
              ICMP echo request, id 16331, seq 226, length 64\n"
         );
     }
@@ -189,7 +189,7 @@ mod tests {
              flags 0x1d00, seq 7, ver 2, vlan 20, cos 5, bso 0, t 1, timestamp 5251, sgt 7, \
              p 1, ft 0, hwid 3, gra 1, platform id 3 info 0x315f742e8, gre-legacy-bits, \
              sender-truncated): IP (tos 0x0, ttl 64, id 0, offset 0, flags [DF], proto TCP (6), \
-             length 60) 10.0.0.2.80 > 10.0.0.1.45678: Flags [S.], cksum 0x7f25 (correct), \
+             length 60)\n    10.0.0.2.80 > 10.0.0.1.45678: Flags [S.], cksum 0x7f25 (correct), \
              seq 7, ack 2, win 512, options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7], \
              length 0\n"
         );

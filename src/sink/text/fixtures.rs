@@ -212,10 +212,18 @@ pub(crate) fn all_options() -> impl Iterator<Item = TextOptions> {
     })
 }
 
-pub(crate) fn assert_one_line(opts: TextOptions, d: &Decapsulated<'_>) {
+/// One frame's text: a first line, then only continuation lines (starting with white
+/// space, as tcpdump's), within the bound [`super::max_text_len`] promises.
+pub(crate) fn assert_one_frame(opts: TextOptions, d: &Decapsulated<'_>) {
     let text = line_with(opts, d);
+    assert!(text.ends_with('\n'), "{text:?}");
+    let mut lines = text.lines();
     assert!(
-        text.ends_with('\n') && text.matches('\n').count() == 1,
+        lines
+            .next()
+            .is_some_and(|first| !first.starts_with([' ', '\t'])),
         "{text:?}"
     );
+    assert!(lines.all(|l| l.starts_with([' ', '\t'])), "{text:?}");
+    assert!(text.len() <= super::max_text_len(d.frame.len()), "{text:?}");
 }

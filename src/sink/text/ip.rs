@@ -123,7 +123,8 @@ impl<W: Write> Line<'_, W> {
                     checksum_should_be(sent, computed)
                 )?;
             }
-            self.out.write_all(b") ")?;
+            // tcpdump -v continues on a new line after the IPv4 header.
+            self.out.write_all(b")\n    ")?;
         }
         if wire < total {
             write!(self.out, "truncated-ip - {} bytes missing! ", total - wire)?;
@@ -382,7 +383,8 @@ mod tests {
         };
         assert_eq!(
             line_with(e, &d),
-            "1700000000.123456 gre: ip: 2.2.2.3.12345 > 2.2.2.2.514: UDP, length 4\n"
+            "1700000000.123456 gre: 00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 \
+             (0x0800), length 46: 2.2.2.3.12345 > 2.2.2.2.514: UDP, length 4\n"
         );
     }
 

@@ -214,6 +214,26 @@ impl<W: Write> Line<'_, W> {
         self.opts.verbose > 0
     }
 
+    /// tcpdump's default printer for bytes it does not decode (`hex_and_ascii_print`
+    /// with the indent `\n\t`): 16 bytes a line as hex in groups of two, then the
+    /// printable ASCII characters (anything else as `.`).
+    pub(super) fn hex_dump(&mut self, data: &[u8]) -> io::Result<()> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, chunk) in data.chunks(16).enumerate() {
+            write!(self.out, "\n\t0x{:04x}: ", i * 16)?;
+            // 8 groups of " hhhh" (40 columns), 2 spaces, up to 16 characters.
+            let mut buf = [b' '; 40 + 2 + 16];
+            for (j, &b) in chunk.iter().enumerate() {
+                let at = j / 2 * 5 + 1 + j % 2 * 2;
+                buf[at] = HEX[usize::from(b >> 4)];
+                buf[at + 1] = HEX[usize::from(b & 0xF)];
+                buf[42 + j] = if b.is_ascii_graphic() { b } else { b'.' };
+            }
+            self.out.write_all(&buf[..42 + chunk.len()])?;
+        }
+        Ok(())
+    }
+
     /// tcpdump's truncation marker: the captured bytes end inside `proto`.
     pub(super) fn trunc(&mut self, proto: &str) -> io::Result<()> {
         write!(self.out, "[|{proto}]")

@@ -164,7 +164,10 @@ impl<W: Write> Line<'_, W> {
                     let shown = if is_llc { llc_len } else { wire_len };
                     write!(self.out, ", length {shown}: ")?;
                 }
-                (0, false) => return write!(self.out, ", length {wire_len}"),
+                (0, false) => {
+                    write!(self.out, ", length {wire_len}: ")?;
+                    return self.hex_dump(rest);
+                }
                 (_, true) => self.out.write_all(b", ")?,
                 (_, false) => return Ok(()),
             }
@@ -173,7 +176,8 @@ impl<W: Write> Line<'_, W> {
         } else if !printable {
             write!(self.out, "{} > {}, ", Mac(&src), Mac(&dst))?;
             self.ether_type(ether_type)?;
-            return write!(self.out, ", length {wire_len}");
+            write!(self.out, ", length {wire_len}: ")?;
+            return self.hex_dump(rest);
         }
 
         if is_llc {
@@ -220,7 +224,7 @@ mod tests {
         assert_eq!(
             line(&gretap(&unknown)),
             "1700000000.123456 gre: 11:22:33:44:55:66 > aa:bb:cc:dd:ee:ff, ethertype Unknown \
-             (0x88b5), length 16\n"
+             (0x88b5), length 16: \n\t0x0000:  dead                                     ..\n"
         );
         // An IPv4 ethertype carrying IPv6, and garbage after an IPv4 nibble.
         let mut wrong = MAC_A.to_vec();

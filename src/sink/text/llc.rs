@@ -133,7 +133,9 @@ impl<W: Write> Line<'_, W> {
         if is_stp {
             self.stp(body, body_len)
         } else {
-            self.snap(body, body_len, macs, depth)
+            // What tcpdump dumps in hex when it cannot decode the SNAP payload.
+            let whole = data.get(..len).unwrap_or(data);
+            self.snap(body, body_len, macs, depth, whole)
         }
     }
 
@@ -144,6 +146,7 @@ impl<W: Write> Line<'_, W> {
         len: usize,
         macs: &Macs,
         depth: u8,
+        llc_frame: &[u8],
     ) -> io::Result<()> {
         let (Some(oui_hi), Some(&oui_lo), Some(pid)) =
             (be16_at(data, 0), data.get(2), be16_at(data, 3))
@@ -191,10 +194,10 @@ impl<W: Write> Line<'_, W> {
                     pid_name.unwrap_or("Unknown")
                 )?;
             }
-            if !known {
-                return Ok(());
-            }
             self.out.write_all(b": ")?;
+            if !known {
+                return self.hex_dump(llc_frame);
+            }
         }
         if encapsulated {
             return self.ether_payload(pid, body, body_len, depth);
