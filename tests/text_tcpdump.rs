@@ -21,14 +21,14 @@ use common::*;
 
 /// The modes compared and the lowest agreeing fraction (percent) each may reach.
 const MODES: &[(&[&str], f64)] = &[
-    (&["-nn"], 93.5),
-    (&["-nn", "-v"], 87.0),
-    (&["-nn", "-vv"], 87.0),
-    (&["-nn", "-e"], 92.0),
-    (&["-nn", "-q"], 96.5),
-    (&["-nn", "-S"], 93.5),
-    (&["-nn", "-t"], 93.5),
-    (&["-nn", "-tt"], 93.5),
+    (&["-nn"], 97.0),
+    (&["-nn", "-v"], 90.5),
+    (&["-nn", "-vv"], 90.5),
+    (&["-nn", "-e"], 97.0),
+    (&["-nn", "-q"], 99.5),
+    (&["-nn", "-S"], 97.0),
+    (&["-nn", "-t"], 97.0),
+    (&["-nn", "-tt"], 97.0),
 ];
 
 /// Captures built here for what `testdata/` lacks, each frame wrapped in gretap.

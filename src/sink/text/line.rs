@@ -218,6 +218,10 @@ impl<W: Write> Line<'_, W> {
     /// with the indent `\n\t`): 16 bytes a line as hex in groups of two, then the
     /// printable ASCII characters (anything else as `.`).
     pub(super) fn hex_dump(&mut self, data: &[u8]) -> io::Result<()> {
+        // tcpdump -q leaves it out.
+        if self.opts.quiet {
+            return Ok(());
+        }
         const HEX: &[u8; 16] = b"0123456789abcdef";
         for (i, chunk) in data.chunks(16).enumerate() {
             write!(self.out, "\n\t0x{:04x}: ", i * 16)?;

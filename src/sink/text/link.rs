@@ -168,6 +168,8 @@ impl<W: Write> Line<'_, W> {
                     write!(self.out, ", length {wire_len}: ")?;
                     return self.hex_dump(rest);
                 }
+                // tcpdump runs the LLC header on: `vlan 1, p 0, 802.3LLC, dsap ...`.
+                (_, true) if is_llc => {}
                 (_, true) => self.out.write_all(b", ")?,
                 (_, false) => return Ok(()),
             }

@@ -60,6 +60,7 @@ mod routing;
 mod tcp;
 pub mod tcpseq;
 mod tunnel;
+mod txtproto;
 mod udp;
 
 use std::io::{self, Write};

@@ -130,7 +130,13 @@ impl<W: Write> Line<'_, W> {
         if !tcp.options().is_empty() {
             self.tcp_options(tcp.options(), sack_base)?;
         }
-        write!(self.out, ", length {data_len}")
+        write!(self.out, ", length {data_len}")?;
+        // tcpdump -v shows a reset's data instead (not decoded here).
+        if data_len > 0 && !(tcp.rst() && self.verbose()) {
+            let payload = data.get(header_len..).unwrap_or_default();
+            self.tcp_text(p, payload, data_len)?;
+        }
+        Ok(())
     }
 
     /// `, cksum 0x1234 (correct)` when the whole segment was captured.
@@ -240,7 +246,7 @@ mod tests {
         assert_eq!(
             line(&gretap(&frame)),
             "1700000000.123456 gre: IP 10.0.0.1.45678 > 10.0.0.2.80: Flags [P.], \
-             seq 1000:1100, ack 2000, win 512, length 100\n"
+             seq 1000:1100, ack 2000, win 512, length 100: HTTP\n"
         );
     }
 
@@ -271,7 +277,7 @@ mod tests {
         assert_eq!(
             line(&d),
             "1700000000.123456 gre: IP truncated-ip - 84 bytes missing! 10.0.0.1.45678 > \
-             10.0.0.2.80: Flags [P.], seq 1000:1100, ack 2000, win 512, length 100\n"
+             10.0.0.2.80: Flags [P.], seq 1000:1100, ack 2000, win 512, length 100: HTTP\n"
         );
     }
 }
