@@ -252,7 +252,9 @@ pub fn text_printer(data: &[u8]) -> usize {
     let mut out = Vec::with_capacity(max_text_len(frame.len()));
     let mut printed = 0;
     for opts in text_modes() {
-        let mut printer = TextPrinter::new(opts);
+        // A small TCP table: allocating the full one per input would be most of the
+        // fuzzer's time. Its bound is the same code at any size.
+        let mut printer = TextPrinter::with_tcp_table(opts, 16);
         for _ in 0..2 {
             out.clear();
             // Writing to a Vec cannot fail.

@@ -125,6 +125,15 @@ impl TextPrinter {
         }
     }
 
+    /// A printer whose TCP table holds `connections` connections instead of
+    /// [`tcpseq::SLOTS`] (tests and fuzzing: a small table is quick to allocate).
+    pub fn with_tcp_table(opts: TextOptions, connections: usize) -> TextPrinter {
+        TextPrinter {
+            opts,
+            tcp_seq: TcpSeqTable::with_capacity(connections),
+        }
+    }
+
     /// TCP connections forgotten to stay within the table's bound
     /// ([`tcpseq::SLOTS`]); their next segments print absolute numbers again.
     pub fn tcp_evictions(&self) -> u64 {

@@ -55,12 +55,20 @@ pub struct Relative {
 }
 
 /// The bounded table; see the module documentation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TcpSeqTable {
     slots: Vec<Slot>,
+    /// Slots allocated at the first use.
+    capacity: usize,
     hasher: RandomState,
     clock: u64,
     evictions: u64,
+}
+
+impl Default for TcpSeqTable {
+    fn default() -> Self {
+        TcpSeqTable::with_capacity(SLOTS)
+    }
 }
 
 fn mapped(a: IpAddr) -> [u8; 16] {
@@ -71,6 +79,18 @@ fn mapped(a: IpAddr) -> [u8; 16] {
 }
 
 impl TcpSeqTable {
+    /// A table of `connections` slots (rounded up to a power of two, at least
+    /// [`WAYS`]), for tests and fuzzing; spandump uses [`SLOTS`].
+    pub fn with_capacity(connections: usize) -> Self {
+        TcpSeqTable {
+            slots: Vec::new(),
+            capacity: connections.max(WAYS).next_power_of_two(),
+            hasher: RandomState::new(),
+            clock: 0,
+            evictions: 0,
+        }
+    }
+
     /// Connections forgotten to make room for new ones.
     pub fn evictions(&self) -> u64 {
         self.evictions
@@ -104,10 +124,10 @@ impl TcpSeqTable {
             }
         };
         if self.slots.is_empty() {
-            self.slots = vec![Slot::default(); SLOTS];
+            self.slots = vec![Slot::default(); self.capacity];
         }
         self.clock += 1;
-        let set = (self.hasher.hash_one(key) as usize % (SLOTS / WAYS)) * WAYS;
+        let set = (self.hasher.hash_one(key) as usize % (self.capacity / WAYS)) * WAYS;
         let ways = &mut self.slots[set..set + WAYS];
         if let Some(slot) = ways.iter_mut().find(|w| w.used != 0 && w.key == key)
             && !syn
