@@ -46,6 +46,7 @@
 //! strings from the wire reach the terminal).
 
 mod arp;
+mod dns;
 mod encap;
 #[cfg(test)]
 mod fixtures;

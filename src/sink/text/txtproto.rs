@@ -113,7 +113,9 @@ impl<W: Write> Line<'_, W> {
         len: usize,
     ) -> io::Result<()> {
         let on = |p: u16| ports.0 == p || ports.1 == p;
-        if on(PORT_SSH) {
+        if on(super::dns::PORT_DNS) {
+            self.dns(data, len, true, false)
+        } else if on(PORT_SSH) {
             self.ssh_banner(data, len)
         } else if on(PORT_HTTP) || on(PORT_HTTP_ALT) {
             self.out.write_all(b": ")?;

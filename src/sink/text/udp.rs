@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use etherparse::UdpHeader;
 
+use super::dns;
 use super::line::{IpCtx, Line, field, ports};
 impl<W: Write> Line<'_, W> {
     pub(super) fn udp(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
@@ -36,10 +37,19 @@ impl<W: Write> Line<'_, W> {
             self.udp_checksum(ctx, &header, data, ip_payload)?;
         }
         if udp_payload > ip_payload && !ctx.fragmented {
-            write!(self.out, "UDP, bad length {udp_payload} > {ip_payload}")
-        } else {
-            write!(self.out, "UDP, length {udp_payload}")
+            return write!(self.out, "UDP, bad length {udp_payload} > {ip_payload}");
         }
+        let payload = data.get(field::UDP_HEADER..).unwrap_or_default();
+        let on = |port: u16| p.0 == port || p.1 == port;
+        if !self.opts.quiet && !ctx.fragmented {
+            if on(dns::PORT_DNS) {
+                return self.dns(payload, ip_payload, false, false);
+            }
+            if on(dns::PORT_MDNS) {
+                return self.dns(payload, ip_payload, false, true);
+            }
+        }
+        write!(self.out, "UDP, length {udp_payload}")
     }
 
     /// `[udp sum ok] ` and friends, printed before `UDP` as tcpdump does.
