@@ -220,7 +220,7 @@ fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
 
 impl<W: Write> Line<'_, W> {
     /// One character of a name or string as tcpdump's `fn_print_char` escapes it.
-    fn escaped_char(&mut self, c: u8) -> io::Result<()> {
+    pub(super) fn escaped_char(&mut self, c: u8) -> io::Result<()> {
         let mut c = c;
         if !c.is_ascii() {
             c &= 0x7F;

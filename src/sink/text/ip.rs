@@ -374,7 +374,7 @@ mod tests {
         let d = decap(Encap::Gre, g, PayloadKind::Ipv4, &packet);
         assert_eq!(
             line(&d),
-            "1700000000.123456 gre: IP 2.2.2.3.12345 > 2.2.2.2.514: UDP, length 4\n"
+            "1700000000.123456 gre: IP 2.2.2.3.12345 > 2.2.2.2.514:  (invalid)\n"
         );
         // tcpdump -e on a raw IP capture says "ip: " and drops "IP ".
         let e = TextOptions {
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(
             line_with(e, &d),
             "1700000000.123456 gre: 00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 \
-             (0x0800), length 46: 2.2.2.3.12345 > 2.2.2.2.514: UDP, length 4\n"
+             (0x0800), length 46: 2.2.2.3.12345 > 2.2.2.2.514:  (invalid)\n"
         );
     }
 

@@ -78,7 +78,11 @@ pub(super) mod field {
     pub const STP_VERSION: usize = 2;
     pub const STP_TYPE: usize = 3;
     pub const STP_FLAGS: usize = 4;
+    pub const STP_ROOT_ID: usize = 5;
+    pub const STP_ROOT_COST: usize = 13;
     pub const STP_BRIDGE_ID: usize = 17;
+    /// Message age, max age, hello time, forward delay: 2 bytes each, 1/256 s.
+    pub const STP_TIMERS: usize = 27;
     pub const STP_PORT_ID: usize = 25;
     pub const STP_CONFIG_LEN: usize = 35;
     pub const STP_RSTP_LEN: usize = 36;

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::line::{BitNames, Hex, Line, Mac, be16_at, field, num};
+use super::line::{BitNames, Hex, Line, Mac, be16_at, be32_at, field, num};
 use super::link::{Macs, ethertype_name};
 pub(super) fn oui_name(oui: u32) -> &'static str {
     match oui {
@@ -282,7 +282,43 @@ impl<W: Write> Line<'_, W> {
             ", Flags [{flags}], bridge-id {}.{}.{port:04x}, length {len}",
             Hex(&bridge[..2]),
             Mac(&bridge[2..])
-        )
+        )?;
+        if !self.verbose() {
+            return Ok(());
+        }
+        // tcpdump -v: the timers (in 1/256 s) and the root on two more lines.
+        let (Some(root), Some(cost), Some(timers)) = (
+            data.get(field::STP_ROOT_ID..field::STP_ROOT_ID + 8),
+            be32_at(data, field::STP_ROOT_COST),
+            data.get(field::STP_TIMERS..field::STP_TIMERS + 8),
+        ) else {
+            return self.out.write_all(b" [|stp]");
+        };
+        let secs = |i: usize| f64::from(u16::from_be_bytes([timers[i], timers[i + 1]])) / 256.0;
+        write!(
+            self.out,
+            "\n\tmessage-age {:.2}s, max-age {:.2}s, hello-time {:.2}s, forwarding-delay {:.2}s",
+            secs(0),
+            secs(2),
+            secs(4),
+            secs(6)
+        )?;
+        write!(
+            self.out,
+            "\n\troot-id {}.{}, root-pathcost {cost}",
+            Hex(&root[..2]),
+            Mac(&root[2..])
+        )?;
+        if version == 2 {
+            let role = match (flags.bits & 0x0C) >> 2 {
+                1 => "Alternate",
+                2 => "Root",
+                3 => "Designated",
+                _ => "Unknown",
+            };
+            write!(self.out, ", port-role {role}")?;
+        }
+        Ok(())
     }
 }
 
@@ -311,5 +347,14 @@ mod tests {
              (0x42) Command, ctrl 0x03: STP 802.1d, Config, Flags [none], bridge-id \
              8000.00:19:69:df:dc:01.8015, length 35\n"
         );
+        // tcpdump -v on the same frame.
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        assert!(line_with(v, &d).ends_with(
+            "length 35\n\tmessage-age 0.00s, max-age 20.00s, hello-time 2.00s, \
+             forwarding-delay 15.00s\n\troot-id 8000.00:19:69:df:dc:01, root-pathcost 0\n"
+        ));
     }
 }

@@ -9,41 +9,28 @@
 //! ```
 //!
 //! The tag names the encapsulation and its filter keys; `-v` adds every encapsulation
-//! field in parentheses. The inner summary follows tcpdump 4.99's printers (`-e`, `-q`
-//! and `-v` included) for Ethernet, VLAN, ARP, LLC/STP, IPv4, IPv6, TCP, UDP, ICMP,
-//! ICMPv6, IGMP and the routing protocols mirrors usually carry; whatever the captured
-//! bytes cannot show ends in tcpdump's `[|proto]` marker. IP, TCP, UDP, ICMP, ARP and
-//! VLAN headers are read with etherparse; this module only reads the few fixed fields
-//! of protocols etherparse does not cover (LLC, STP, OSPF, PIM, VRRP, ESP).
+//! field in parentheses. Everything after `<encap tag>: ` is what tcpdump 4.99 prints
+//! for the frame the pcap sink writes (`tcpdump MODE -r inner.pcap`, in the modes
+//! `-e`, `-v`, `-vv`, `-q`, `-S`, `-t`, `-tt`), continuation lines included:
+//! `tests/text_tcpdump.rs` compares the two frame by frame. IP, TCP, UDP, ICMP, ARP
+//! and VLAN headers are read with etherparse; the modules read by hand only the fixed
+//! fields of what etherparse does not cover (LLC, STP, OSPF, PIM, VRRP, ESP, DNS,
+//! HTTP).
 //!
-//! Deliberate differences from tcpdump 4.99 (`tcpdump -n` on the frames `-w` writes):
-//! * TCP sequence numbers are absolute, as `tcpdump -S` prints them: relative numbers
-//!   need per-flow state, which a sink must not keep.
-//! * One line per frame: tcpdump `-v`'s second line (after the IP header details) is
-//!   joined with a space; its further detail lines (ICMP quoted packets, neighbor
-//!   discovery options, STP timers, PIM/VRRP details) are left out, and IP options are
-//!   summarised as `options (N bytes)`.
-//! * Application protocols (DNS, HTTP, NTP, syslog, HSRP, RIP, DHCPv6, SCTP chunks) are
-//!   not decoded: the transport summary (`UDP, length 40`) is printed instead. LLDP and
-//!   CDP show no TLVs (tcpdump prints the system name / Device-ID), because no string
-//!   from the wire is ever printed.
-//! * tcpdump's double spaces (`:  ip-proto-89 44`, `:  [|tcp]`) are single, a frame
-//!   whose payload is not decoded ends after its length instead of in `: ` and a hex
-//!   dump, and a tagged 802.3 frame reads `802.3, LLC` where tcpdump prints `802.3LLC`.
-//! * Raw IP payloads (L3 GRE, ERSPAN III FT=2) print like tcpdump on a raw-IP capture
-//!   (`-e` shows `ip: `); the pcap sink stores them behind a synthesized Ethernet header,
-//!   so tcpdump on the written file shows zero MAC addresses there instead.
-//! * A GRE tunnel inside the inner frame is decoded one level deeper per tunnel, up to
-//!   a fixed depth; GRE versions other than 0 show only `GREvN, length N`.
+//! Deliberate differences from tcpdump (the README lists them with the protocols not
+//! yet decoded): the tag; a bounded TCP connection table ([`tcpseq`]); no byte from
+//! the wire is printed except as printable ASCII where tcpdump prints it.
 //!
 //! One module per protocol family, each an `impl` block of the line builder
-//! ([`line`]): `encap` (the tag), `link`, `llc`, `arp`, `ip`, `tcp`, `udp`, `icmp`,
+//! ([`line`]): `encap` (the tag), `link`, `llc`, `arp`, `ip`, `tcp` with `tcpseq`
+//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns` and
+//! `udpapp` (HSRP, NTP, syslog), `icmp`,
 //! `icmp6`, `igmp`, `routing`, `tunnel`.
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
 //! length or by the sender), allocate per line (everything is written straight into the
-//! caller's writer), keep state across frames, or print packet bytes as text (no
-//! strings from the wire reach the terminal).
+//! caller's writer), keep state across frames other than the bounded TCP table, read
+//! past the captured bytes, or write more than [`max_text_len`] bytes for one frame.
 
 mod arp;
 mod dns;
@@ -63,6 +50,7 @@ pub mod tcpseq;
 mod tunnel;
 mod txtproto;
 mod udp;
+mod udpapp;
 
 use std::io::{self, Write};
 use std::net::IpAddr;

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use etherparse::UdpHeader;
 
-use super::dns;
 use super::line::{IpCtx, Line, field, ports};
+use super::{dns, udpapp};
 impl<W: Write> Line<'_, W> {
     pub(super) fn udp(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
         let Some(p) = ports(data) else {
@@ -47,6 +47,15 @@ impl<W: Write> Line<'_, W> {
             }
             if on(dns::PORT_MDNS) {
                 return self.dns(payload, ip_payload, false, true);
+            }
+            if on(udpapp::PORT_NTP) && !self.verbose() {
+                return self.ntp(payload, ip_payload);
+            }
+            if on(udpapp::PORT_SYSLOG) && self.syslog(payload, ip_payload)? {
+                return Ok(());
+            }
+            if on(udpapp::PORT_HSRP) {
+                return self.hsrp(payload, ip_payload);
             }
         }
         write!(self.out, "UDP, length {udp_payload}")
