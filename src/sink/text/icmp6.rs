@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use etherparse::{IcmpEchoHeader, Icmpv6Slice, Icmpv6Type, Ipv6HeaderSlice};
 
-use super::line::{BitNames, IpCtx, Line, be16_at, field, ipv6_at, num};
+use super::line::{BitNames, IpCtx, Line, Mac, be16_at, be32_at, field, ipv6_at, num};
 impl<W: Write> Line<'_, W> {
     pub(super) fn icmp6(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
         const NA_FLAGS: [(u32, &str); 3] =
@@ -193,8 +193,129 @@ impl<W: Write> Line<'_, W> {
         }
         if !self.verbose() {
             write!(self.out, ", length {len}")?;
+            return Ok(());
+        }
+        // tcpdump -v: the neighbour-discovery options, one per line.
+        let message = data.get(..len).unwrap_or(data);
+        if t == 134 {
+            const RA_FLAGS: [(u32, &str); 4] = [
+                (0x40, "other stateful"),
+                (0x80, "managed"),
+                (0x20, "home agent"),
+                (0x04, "proxy"),
+            ];
+            let (Some(lifetime), Some(reachable), Some(retrans)) = (
+                be16_at(message, 6),
+                be32_at(message, 8),
+                be32_at(message, 12),
+            ) else {
+                return self.out.write_all(b" [|icmp6]");
+            };
+            let pref = ["medium", "high", "rsv", "low"][usize::from(rest[1] & 0x18) >> 3];
+            write!(
+                self.out,
+                "\n\thop limit {}, Flags [{}], pref {pref}, router lifetime {lifetime}s, \
+                 reachable time {reachable}ms, retrans timer {retrans}ms",
+                rest[0],
+                BitNames {
+                    bits: u32::from(rest[1]),
+                    names: &RA_FLAGS
+                }
+            )?;
+        }
+        let options_at = match t {
+            133 => 8,
+            134 => 16,
+            135 | 136 => 24,
+            137 => 40,
+            _ => return Ok(()),
+        };
+        if !self.nd_options(message, options_at, len)? {
+            self.out.write_all(b" [|icmp6]")?;
         }
         Ok(())
+    }
+
+    /// tcpdump's `icmp6_opt_print`; false where it gives up (`goto trunc`).
+    fn nd_options(&mut self, msg: &[u8], mut at: usize, len: usize) -> io::Result<bool> {
+        let mut resid = len as isize - at as isize;
+        while at < msg.len() {
+            let (Some(&kind), Some(&units)) = (msg.get(at), msg.get(at + 1)) else {
+                return Ok(false);
+            };
+            if resid <= 0 {
+                return Ok(true);
+            }
+            let opt_len = usize::from(units) * 8;
+            if units == 0 || at + opt_len > msg.len() {
+                return Ok(false);
+            }
+            let name = match kind {
+                1 => "source link-address",
+                2 => "destination link-address",
+                3 => "prefix info",
+                4 => "redirected header",
+                5 => "mtu",
+                7 => "advertisement interval",
+                8 => "homeagent information",
+                24 => "route info",
+                25 => "rdnss",
+                31 => "dnssl",
+                _ => "unknown",
+            };
+            write!(
+                self.out,
+                "\n\t  {name} option ({kind}), length {opt_len} ({units}): "
+            )?;
+            let body = &msg[at + 2..at + opt_len];
+            match kind {
+                1 | 2 => write!(self.out, "{}", Mac(body))?,
+                3 => {
+                    const PI_FLAGS: [(u32, &str); 3] =
+                        [(0x80, "onlink"), (0x40, "auto"), (0x20, "router")];
+                    let (Some(prefix), Some(valid), Some(preferred)) =
+                        (ipv6_at(body, 14), be32_at(body, 2), be32_at(body, 6))
+                    else {
+                        return Ok(false);
+                    };
+                    let lifetime = |v: u32| match v {
+                        u32::MAX => Lifetime::Infinity,
+                        v => Lifetime::Secs(v),
+                    };
+                    write!(
+                        self.out,
+                        "{prefix}/{}{}, Flags [{}], valid time {}, pref. time {}",
+                        body[0],
+                        if units != 4 { "badlen" } else { "" },
+                        BitNames {
+                            bits: u32::from(body[1]),
+                            names: &PI_FLAGS
+                        },
+                        lifetime(valid),
+                        lifetime(preferred)
+                    )?;
+                }
+                5 => match be32_at(body, 2) {
+                    Some(mtu) => write!(
+                        self.out,
+                        " {mtu}{}",
+                        if units != 1 { "bad option length" } else { "" }
+                    )?,
+                    None => return Ok(false),
+                },
+                _ if self.opts.verbose <= 1 => {
+                    self.hex_words(b"\n\t  ", body)?;
+                    return Ok(true);
+                }
+                _ => {}
+            }
+            if self.opts.verbose > 1 {
+                self.hex_words(b"\n\t    ", body)?;
+            }
+            at += opt_len;
+            resid -= opt_len as isize;
+        }
+        Ok(true)
     }
 
     /// `[icmp6 sum ok] ` when the whole message was captured.
@@ -224,6 +345,21 @@ impl<W: Write> Line<'_, W> {
                 message.checksum()
             ),
             Err(_) => Ok(()),
+        }
+    }
+}
+
+/// tcpdump's `get_lifetime`.
+enum Lifetime {
+    Infinity,
+    Secs(u32),
+}
+
+impl core::fmt::Display for Lifetime {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Lifetime::Infinity => f.write_str("infinity"),
+            Lifetime::Secs(s) => write!(f, "{s}s"),
         }
     }
 }
@@ -272,6 +408,15 @@ mod tests {
             "1700000000.123456 erspan-i: IP6 2001:db8::1 > 2001:db8::2: ICMP6, neighbor \
              solicitation, who has 2001:db8::2, length 32\n"
         );
+        // tcpdump -v lists the options on their own lines.
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        assert!(line_with(v, &d).ends_with(
+            "ICMP6, neighbor solicitation, length 32, who has 2001:db8::2\n\t  source \
+             link-address option (1), length 8 (1): aa:bb:cc:dd:ee:ff\n"
+        ));
         let mut packet = Vec::new();
         PacketBuilder::ipv6(IP6_A, IP6_B, 255)
             .icmpv6(Icmpv6Type::RouterSolicitation)

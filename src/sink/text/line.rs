@@ -242,6 +242,23 @@ impl<W: Write> Line<'_, W> {
         Ok(())
     }
 
+    /// tcpdump's `hex_print` (`print_unknown_data`): 16 bytes a line after `indent`,
+    /// as ` hhhh` groups, no ASCII column.
+    pub(super) fn hex_words(&mut self, indent: &[u8], data: &[u8]) -> io::Result<()> {
+        for (i, chunk) in data.chunks(16).enumerate() {
+            self.out.write_all(indent)?;
+            write!(self.out, "0x{:04x}: ", i * 16)?;
+            for pair in chunk.chunks(2) {
+                match pair {
+                    [a, b] => write!(self.out, " {a:02x}{b:02x}")?,
+                    [a] => write!(self.out, " {a:02x}")?,
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// tcpdump's truncation marker: the captured bytes end inside `proto`.
     pub(super) fn trunc(&mut self, proto: &str) -> io::Result<()> {
         write!(self.out, "[|{proto}]")
