@@ -21,14 +21,14 @@ use common::*;
 
 /// The modes compared and the lowest agreeing fraction (percent) each may reach.
 const MODES: &[(&[&str], f64)] = &[
-    (&["-nn"], 99.4),
+    (&["-nn"], 99.8),
     (&["-nn", "-v"], 98.1),
     (&["-nn", "-vv"], 98.1),
-    (&["-nn", "-e"], 99.4),
+    (&["-nn", "-e"], 99.8),
     (&["-nn", "-q"], 99.8),
-    (&["-nn", "-S"], 99.4),
-    (&["-nn", "-t"], 99.4),
-    (&["-nn", "-tt"], 99.4),
+    (&["-nn", "-S"], 99.8),
+    (&["-nn", "-t"], 99.8),
+    (&["-nn", "-tt"], 99.8),
 ];
 
 /// Captures built here for what `testdata/` lacks, each frame wrapped in gretap.

@@ -48,11 +48,21 @@ impl<W: Write> Line<'_, W> {
             if on(dns::PORT_MDNS) {
                 return self.dns(payload, ip_payload, false, true);
             }
+            let brief = !self.verbose();
+            if brief && (on(udpapp::PORT_BOOTPS) || on(udpapp::PORT_BOOTPC)) {
+                return self.bootp(payload, ip_payload);
+            }
+            if brief && on(udpapp::PORT_RIP) {
+                return self.rip(payload, ip_payload);
+            }
             if on(udpapp::PORT_NTP) && !self.verbose() {
                 return self.ntp(payload, ip_payload);
             }
             if on(udpapp::PORT_SYSLOG) && self.syslog(payload, ip_payload)? {
                 return Ok(());
+            }
+            if brief && (on(udpapp::PORT_DHCP6_CLIENT) || on(udpapp::PORT_DHCP6_SERVER)) {
+                return self.dhcp6(payload);
             }
             if on(udpapp::PORT_HSRP) {
                 return self.hsrp(payload, ip_payload);

@@ -1,6 +1,7 @@
-//! Small UDP protocols as tcpdump shows them: HSRP (port 1985), NTP (123) and syslog
-//! (514) without `-v`. With `-v`, NTP and a well-formed syslog message still print
-//! `UDP, length N` (tcpdump's verbose layouts are not written yet).
+//! Small UDP protocols as tcpdump shows them: HSRP (port 1985, also `-v`), and without
+//! `-v` NTP (123), syslog (514), BOOTP / DHCP (67, 68), RIP (520) and DHCPv6 (546,
+//! 547). With `-v` those still print `UDP, length N` (tcpdump's verbose layouts are not
+//! written yet), except syslog's ` (invalid)`.
 //!
 //! It must never panic, read past the captured bytes, or allocate; the one string from
 //! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
@@ -8,11 +9,19 @@
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
-use super::line::Line;
+use super::line::{Line, Mac};
 
 pub(super) const PORT_NTP: u16 = 123;
 pub(super) const PORT_SYSLOG: u16 = 514;
 pub(super) const PORT_HSRP: u16 = 1985;
+pub(super) const PORT_BOOTPS: u16 = 67;
+pub(super) const PORT_BOOTPC: u16 = 68;
+pub(super) const PORT_RIP: u16 = 520;
+pub(super) const PORT_DHCP6_CLIENT: u16 = 546;
+pub(super) const PORT_DHCP6_SERVER: u16 = 547;
+
+/// BOOTP (RFC 951): op, htype, hlen, ..., chaddr at 28.
+const BOOTP_CHADDR: usize = 28;
 
 /// HSRP (RFC 2281): version, op code, state, hello time, hold time, priority, group,
 /// reserved, 8 bytes of authentication data, virtual address.
@@ -112,6 +121,74 @@ impl<W: Write> Line<'_, W> {
             self.out.write_all(b"\"")?;
         }
         Ok(())
+    }
+
+    /// tcpdump's `bootp_print` without `-v`: `BOOTP/DHCP, Request from MAC, length N`.
+    pub(super) fn bootp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
+        let (Some(&op), Some(&htype), Some(&hlen)) = (data.first(), data.get(1), data.get(2))
+        else {
+            return self.out.write_all(b"BOOTP/DHCP [|bootp]");
+        };
+        match op {
+            1 => self.out.write_all(b"BOOTP/DHCP, Request")?,
+            2 => self.out.write_all(b"BOOTP/DHCP, Reply")?,
+            other => write!(self.out, "BOOTP/DHCP, unknown (0x{other:02x})")?,
+        }
+        if htype == 1 && hlen == 6 && op == 1 {
+            let Some(mac) = data.get(BOOTP_CHADDR..BOOTP_CHADDR + 6) else {
+                return self.out.write_all(b" [|bootp]");
+            };
+            write!(self.out, " from {}", Mac(mac))?;
+        }
+        write!(self.out, ", length {len}")
+    }
+
+    /// tcpdump's `rip_print` without `-v`: `RIPv2, Response, length: 84`.
+    pub(super) fn rip(&mut self, data: &[u8], len: usize) -> io::Result<()> {
+        let (Some(&cmd), Some(&version)) = (data.first(), data.get(1)) else {
+            return self.out.write_all(b" [|rip]");
+        };
+        if len < 4 {
+            return self.out.write_all(b" [|rip]");
+        }
+        write!(self.out, "RIPv{version}, ")?;
+        match cmd {
+            1 => self.out.write_all(b"Request")?,
+            2 => self.out.write_all(b"Response")?,
+            3 => self.out.write_all(b"Trace on")?,
+            4 => self.out.write_all(b"Trace off")?,
+            5 => self.out.write_all(b"Poll")?,
+            6 => self.out.write_all(b"Poll Entry")?,
+            other => write!(self.out, "unknown command ({other})")?,
+        }
+        write!(self.out, ", length: {len}")
+    }
+
+    /// tcpdump's `dhcp6_print` without `-v`: `dhcp6 solicit`.
+    pub(super) fn dhcp6(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.write_all(b"dhcp6")?;
+        let Some(&kind) = data.first().filter(|_| data.len() >= 4) else {
+            return self.out.write_all(b" [|dhcp6]");
+        };
+        let name = match kind {
+            1 => "solicit",
+            2 => "advertise",
+            3 => "request",
+            4 => "confirm",
+            5 => "renew",
+            6 => "rebind",
+            7 => "reply",
+            8 => "release",
+            9 => "decline",
+            10 => "reconfigure",
+            11 => "inf-req",
+            12 => "relay-fwd",
+            13 => "relay-reply",
+            14 => "leasequery",
+            15 => "leasequery-reply",
+            _ => return write!(self.out, " msgtype-{kind}"),
+        };
+        write!(self.out, " {name}")
     }
 
     /// tcpdump's `ntp_print` without `-v`: `NTPv4, Client, length 48`.
@@ -237,6 +314,23 @@ mod tests {
                 "addr=10.200.101.1 hellotime=1s holdtime=3s priority=105 auth=\"cisco\"\n"
             )
         );
+    }
+
+    #[test]
+    fn bootp_rip_dhcp6() {
+        let mut bootp = vec![1, 1, 6, 0];
+        bootp.resize(28, 0);
+        bootp.extend_from_slice(&[0x00, 0x50, 0x56, 0, 0, 7]);
+        bootp.resize(300, 0);
+        let frame = udp_frame(68, 67, &bootp);
+        assert!(
+            line(&gretap(&frame))
+                .ends_with(": BOOTP/DHCP, Request from 00:50:56:00:00:07, length 300\n")
+        );
+        let frame = udp_frame(520, 520, &[2, 2, 0, 0, 0, 2]);
+        assert!(line(&gretap(&frame)).ends_with(": RIPv2, Response, length: 6\n"));
+        let frame = udp_frame(546, 547, &[1, 0x8e, 0x86, 0x6d]);
+        assert!(line(&gretap(&frame)).ends_with(": dhcp6 solicit\n"));
     }
 
     #[test]
