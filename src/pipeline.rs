@@ -569,7 +569,7 @@ impl Emit for DirectWriter<'_> {
         &mut self,
         precision: TsPrecision,
         sessions: &[Session],
-        _: &mut Stats,
+        stats: &mut Stats,
     ) -> Result<(), RunError> {
         if self.config.list_sessions {
             return Ok(());
@@ -579,6 +579,7 @@ impl Emit for DirectWriter<'_> {
             self.start_writer(precision)?;
         }
         if let Some(writer) = &mut self.writer {
+            stats.text_tcp_evictions = writer.text_tcp_evictions();
             let result = writer.finish(sessions);
             self.output_result(result)?;
         }

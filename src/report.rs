@@ -255,6 +255,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "fragments_reassembled": stats.fragments_reassembled,
         "snaplen_truncated": stats.snaplen_truncated,
         "sessions_over_limit": stats.sessions_over_limit,
+        "text_tcp_evictions": stats.text_tcp_evictions,
         "skipped": skipped,
         "sessions": sessions.iter().map(session_json).collect::<Vec<_>>(),
     });

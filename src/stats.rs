@@ -35,6 +35,9 @@ pub struct Stats {
     pub seq_untracked: u64,
     /// Packets of sessions beyond the session table's cap: written, not tracked.
     pub sessions_over_limit: u64,
+    /// TCP connections the text printer forgot to stay within its table's bound
+    /// (their next segments print absolute sequence numbers).
+    pub text_tcp_evictions: u64,
     skipped: BTreeMap<SkipCause, u64>,
     notes: [u64; Note::ALL.len()],
 }
@@ -73,6 +76,7 @@ impl Stats {
         self.seq_restarts += other.seq_restarts;
         self.seq_untracked += other.seq_untracked;
         self.sessions_over_limit += other.sessions_over_limit;
+        self.text_tcp_evictions += other.text_tcp_evictions;
         for (cause, n) in &other.skipped {
             *self.skipped.entry(*cause).or_default() += n;
         }
@@ -148,6 +152,9 @@ impl Stats {
         }
         if self.seq_untracked > 0 {
             let _ = writeln!(s, "  note seq-untracked: {}", self.seq_untracked);
+        }
+        if self.text_tcp_evictions > 0 {
+            let _ = writeln!(s, "  note text-tcp-evictions: {}", self.text_tcp_evictions);
         }
         if self.sessions_over_limit > 0 {
             let _ = writeln!(

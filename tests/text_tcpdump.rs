@@ -226,3 +226,70 @@ fn tag_and_frame_splitting() {
         ["a\n    b\n\tc".to_string(), "d".to_string()]
     );
 }
+
+/// A capture of `n` TCP connections, one ACK segment each, every one from its own
+/// client address.
+fn connections(dir: &Path, n: u32) -> PathBuf {
+    use common::capgen::{IpAddrs, Tcp, eth_ip, ipproto, tcp_flags};
+    let packets: Vec<(u64, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let addrs = IpAddrs::V4(
+                [10, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+                [192, 0, 2, 80],
+            );
+            let seg = Tcp {
+                sport: 40000,
+                dport: 443,
+                seq: i,
+                ack: !i,
+                flags: tcp_flags::ACK,
+                window: 502,
+            }
+            .build(addrs, &[]);
+            let frame = eth_ip(&addrs.packet(ipproto::TCP, &seg));
+            (
+                1_700_000_000_000_000_000 + u64::from(i) * 1000,
+                gretap(None, &frame),
+            )
+        })
+        .collect();
+    write_file(
+        dir,
+        &format!("conn-{n}.pcap"),
+        &pcap_bytes(PcapFormat::ethernet(), &packets),
+    )
+}
+
+/// The text printer's TCP table holds 65536 connections: a few hundred cost no eviction,
+/// 70000 must evict (and say so in the summary), and never more than one per new one.
+#[test]
+fn tcp_table_is_bounded_and_counts_evictions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let few = connections(dir.path(), 300);
+    let run = common::run(&["-r", few.to_str().unwrap()]);
+    run.expect_code(0);
+    assert_eq!(
+        run.summary().note("text-tcp-evictions"),
+        0,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout_text().lines().count(), 300);
+    let many = connections(dir.path(), 70_000);
+    let run = common::run(&["-r", many.to_str().unwrap()]);
+    run.expect_code(0);
+    let evictions = run.summary().note("text-tcp-evictions");
+    assert!(
+        (70_000 - 65_536..=70_000).contains(&evictions),
+        "{evictions} evictions:\n{}",
+        run.stderr
+    );
+    // Every connection's first segment is printed with its absolute numbers.
+    let last = run
+        .stdout_text()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(last.contains(&format!("ack {}", !69_999u32)), "{last}");
+}
