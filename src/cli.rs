@@ -151,6 +151,10 @@ pub struct Args {
     #[arg(short = 'q')]
     pub quiet: bool,
 
+    /// Print absolute TCP sequence numbers, not relative ones.
+    #[arg(short = 'S', long = "absolute-tcp-sequence-numbers")]
+    pub absolute_seq: bool,
+
     /// Accepted for tcpdump's habit: spandump never resolves names.
     #[arg(short = 'n', action = ArgAction::Count)]
     pub numeric: u8,
@@ -599,6 +603,7 @@ impl Args {
                 quiet: self.quiet,
                 time,
                 nano: self.nano,
+                absolute_seq: self.absolute_seq,
             },
             reassembly: reassembly::Limits::default(),
             list_sessions: self.list_sessions,

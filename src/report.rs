@@ -258,6 +258,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "snaplen_truncated": stats.snaplen_truncated,
         "sessions_over_limit": stats.sessions_over_limit,
         "gro_merged": stats.gro_merged,
+        "text_tcp_evictions": stats.text_tcp_evictions,
         "skipped": skipped,
         "sessions": sessions.iter().map(session_json).collect::<Vec<_>>(),
     });

@@ -45,6 +45,9 @@ pub struct Stats {
     /// Outer packets the receiving interface had merged with GRO (several mirrored
     /// frames glued into one; live rings only).
     pub gro_merged: u64,
+    /// TCP connections the text printer forgot to stay within its table's bound
+    /// (their next segments print absolute sequence numbers).
+    pub text_tcp_evictions: u64,
     skipped: BTreeMap<SkipCause, u64>,
     notes: [u64; Note::ALL.len()],
 }
@@ -86,6 +89,7 @@ impl Stats {
         self.seq_untracked += other.seq_untracked;
         self.sessions_over_limit += other.sessions_over_limit;
         self.gro_merged += other.gro_merged;
+        self.text_tcp_evictions += other.text_tcp_evictions;
         for (cause, n) in &other.skipped {
             *self.skipped.entry(*cause).or_default() += n;
         }
@@ -168,6 +172,9 @@ impl Stats {
         }
         if self.seq_untracked > 0 {
             let _ = writeln!(s, "  note seq-untracked: {}", self.seq_untracked);
+        }
+        if self.text_tcp_evictions > 0 {
+            let _ = writeln!(s, "  note text-tcp-evictions: {}", self.text_tcp_evictions);
         }
         if self.sessions_over_limit > 0 {
             let _ = writeln!(

@@ -277,6 +277,7 @@ impl Emit for DirectWriter<'_> {
             self.start_writer(precision, stats)?;
         }
         if let Some(writer) = &mut self.writer {
+            stats.text_tcp_evictions = writer.text_tcp_evictions();
             match writer.finish(sessions) {
                 Ok(()) => self.ledger.record(writer.output(), false),
                 Err(e) => return self.failed(e, stats),

@@ -264,6 +264,14 @@ impl Writer {
         }
     }
 
+    /// TCP connections the text printer forgot (0 for capture files).
+    pub fn text_tcp_evictions(&self) -> u64 {
+        match self {
+            Writer::Text { printer, .. } => printer.tcp_evictions(),
+            Writer::Pcap(_) | Writer::PcapNg(_) => 0,
+        }
+    }
+
     /// The end of the output: per-session statistics (pcapng). Does not flush.
     pub fn finish(&mut self, sessions: &[Session]) -> io::Result<()> {
         match self {

@@ -11,6 +11,9 @@
 #[path = "gen.rs"]
 pub mod capgen;
 
+/// Application-layer frames for the text printer's comparison with tcpdump.
+pub mod apps;
+
 /// Namespaces and a veth pair for live tests that drive the library in-process.
 pub mod netns;
 
