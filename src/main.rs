@@ -132,6 +132,9 @@ fn dump_program(expression: &Expression, level: u8) -> ExitCode {
 
 /// One run; `quiet`: no banner, warning or summary on stderr (Wireshark's extcap).
 fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Result<(), String> {
+    if quiet {
+        spandump::capture::gro::silence_warning();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second Ctrl-C ends the process at once, as most tools do.

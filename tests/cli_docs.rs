@@ -13,8 +13,11 @@ fn help_flags() -> BTreeSet<String> {
     help.expect_code(0);
     let mut flags = BTreeSet::new();
     for line in help.stdout_text().lines() {
+        // An option's line starts in the first columns; its description's wrapped lines
+        // (which may start with a dash) are indented to the description column.
+        let indent = line.len() - line.trim_start().len();
         let line = line.trim_start();
-        if !line.starts_with('-') {
+        if !line.starts_with('-') || indent > 8 {
             continue;
         }
         for token in line

@@ -136,6 +136,8 @@ fn image_from_binary_holds_what_spandump_needs_and_nothing_else() {
 fn help_flags() -> BTreeSet<String> {
     let help = common::run(&["--help"]).stdout_text();
     help.lines()
+        // Option lines start in the first columns; wrapped descriptions are indented.
+        .filter(|l| l.len() - l.trim_start().len() <= 8)
         .map(str::trim_start)
         .filter(|l| l.starts_with('-'))
         .flat_map(|l| {

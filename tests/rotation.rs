@@ -293,10 +293,10 @@ fn rotated_files_belong_to_the_z_user() {
 /// alone, the run stops after COUNT files.
 #[test]
 fn time_rotation_names_by_strftime_and_stops_at_w() {
-    for stop_after_one in [false, true] {
+    for (stop_after_one, ext) in [(false, "pcap"), (true, "pcap"), (false, "pcapng")] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let template = d.join("g-%s.pcap");
+        let template = d.join(format!("g-%s.{ext}"));
         let mut args = vec!["-r".to_string(), "-".into(), "-w".into(), path(&template)];
         args.extend(["-G", "1", "-U"].map(String::from));
         if stop_after_one {
@@ -328,10 +328,17 @@ fn time_rotation_names_by_strftime_and_stops_at_w() {
         }
         stdin.flush().unwrap();
         let first = wait_for(d, 3);
-        // Past the period (whole seconds of the clock, as tcpdump), three more.
-        let after = unix_now() + 1;
+        let stamp = |n: &str| -> u64 { n["g-".len()..n.len() - ext.len() - 1].parse().unwrap() };
+        let opened = stamp(&first);
+        let after = unix_now();
+        assert!(
+            (before..=after).contains(&opened),
+            "{first} named by its opening time"
+        );
+        // Once the period is over (whole seconds of the clock since the file was opened,
+        // as tcpdump), three more.
         let start = Instant::now();
-        while unix_now() <= after {
+        while unix_now() < opened + 1 {
             assert!(start.elapsed() < DEADLINE);
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -343,11 +350,6 @@ fn time_rotation_names_by_strftime_and_stops_at_w() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         let names = files(d, "g-");
-        let stamp = |n: &str| -> u64 { n["g-".len()..n.len() - ".pcap".len()].parse().unwrap() };
-        assert!(
-            (before..=after).contains(&stamp(&first)),
-            "{first} named by its opening time"
-        );
         let frames_in = |n: &str| read_capture(&d.join(n)).records.len();
         assert_eq!(frames_in(&first), 3);
         if stop_after_one {
@@ -357,6 +359,11 @@ fn time_rotation_names_by_strftime_and_stops_at_w() {
             assert_eq!(names.len(), 2, "{names:?}");
             assert!(stamp(&names[1]) > stamp(&first));
             assert_eq!(frames_in(&names[1]), 3);
+        }
+        if have_tool("tcpdump") && have_tool("tshark") {
+            for name in &names {
+                assert_eq!(readable_by_both(&d.join(name)), 3, "{name}");
+            }
         }
     }
 }

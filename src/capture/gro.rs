@@ -22,6 +22,12 @@ const ETHERNET_OVERHEAD: u32 = 14 + 8;
 /// One warning per process, whatever the number of rings.
 static WARNED: AtomicBool = AtomicBool::new(false);
 
+/// Keeps the warning off stderr for this process (Wireshark's extcap shows whatever
+/// reaches stderr as an error); merged packets are still counted.
+pub fn silence_warning() {
+    WARNED.store(true, Ordering::Relaxed);
+}
+
 /// Counts merged packets on one ring.
 #[derive(Debug)]
 pub struct GroDetector {

@@ -846,6 +846,9 @@ impl RingSource {
             }
             self.finish_block();
         }
+        // Between blocks, busy or idle: mirror packets to an address given up would
+        // still arrive here.
+        self.check_address()?;
         if let Some(block) = self.ring.take(self.next_block) {
             self.idle_reported = false;
             match BlockCursor::new(block.bytes()) {
@@ -877,15 +880,6 @@ impl RingSource {
             }
             None => POLL_MS as i32,
         };
-        if let Some(watch) = &mut self.address
-            && let Some(holders) = watch.holders()
-            && !holders.contains(&self.interface)
-        {
-            return Err(RingError::AddressGone {
-                addr: watch.addr,
-                interface: self.interface.clone(),
-            });
-        }
         let recv_error = |cause| RingError::Recv {
             interface: self.interface.clone(),
             cause,
@@ -903,6 +897,21 @@ impl RingSource {
                 None => Ok(Step::Idle),
             },
         }
+    }
+
+    /// `--listen`: the address must still be on this interface (checked at most once
+    /// a second).
+    fn check_address(&mut self) -> Result<(), RingError> {
+        if let Some(watch) = &mut self.address
+            && let Some(holders) = watch.holders()
+            && !holders.contains(&self.interface)
+        {
+            return Err(RingError::AddressGone {
+                addr: watch.addr,
+                interface: self.interface.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Why the interface stopped delivering: deleted (its index is gone or another
