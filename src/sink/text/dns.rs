@@ -9,7 +9,9 @@
 //!
 //! Names are followed through compression pointers only backwards, as tcpdump (and
 //! BIND) require, so a loop is impossible, and printed with tcpdump's escapes for
-//! bytes that are not printable ASCII (`^A`, `M-x`). It must never panic, read past
+//! bytes that are not printable ASCII (`^A`, `M-x`). One message prints at most its
+//! length plus 1024 characters of names (tcpdump has no such bound: pointers let a
+//! 1500-byte message print megabytes); past that it ends in `[|domain]`. It must never panic, read past
 //! the captured bytes of the message, or allocate.
 
 use std::io::{self, Write};
@@ -25,6 +27,8 @@ const POINTER: u8 = 0xC0;
 const EXTENDED_LABEL: u8 = 0x40;
 /// tcpdump's `NS_MAXDNAME`: characters of a name printed before `..`.
 const MAX_NAME: usize = 1025;
+/// Characters of names one message may print beyond its own length.
+const NAME_BUDGET_EXTRA: usize = 1024;
 
 const T_A: u16 = 1;
 const T_NS: u16 = 2;
@@ -233,8 +237,13 @@ impl<W: Write> Line<'_, W> {
         self.out.write_all(&[c])
     }
 
-    /// tcpdump's `nd_printn`: `n` characters from `at`; false if the message ends first.
+    /// tcpdump's `nd_printn`: `n` characters from `at`; false if the message ends first
+    /// or the message's name budget is spent.
     fn escaped(&mut self, msg: &[u8], at: usize, n: usize) -> io::Result<bool> {
+        let Some(left) = self.name_budget.checked_sub(n) else {
+            return Ok(false);
+        };
+        self.name_budget = left;
         let end = at.saturating_add(n);
         let avail = msg.get(at..end.min(msg.len())).unwrap_or_default();
         for &c in avail {
@@ -567,6 +576,9 @@ impl<W: Write> Line<'_, W> {
         if len < HEADER_LEN {
             return write!(self.out, "domain [length {len} < {HEADER_LEN}] (invalid)");
         }
+        // Compression pointers let a few bytes print a long name again and again;
+        // tcpdump prints them all, spandump stops at [|domain] past this budget.
+        self.name_budget = len + NAME_BUDGET_EXTRA;
         let (Some(id), Some(flags), Some(qd), Some(an), Some(ns), Some(ar)) = (
             be16_at(msg, 0),
             be16_at(msg, 2),
@@ -755,6 +767,30 @@ mod tests {
             text.ends_with(": 16025+ [1au] AAAA? kube-ovn.io. (40)\n"),
             "{text}"
         );
+    }
+
+    /// 100 answers whose owner and target both point at a 60-character name: tcpdump
+    /// -v would print 12 000 characters of names; the budget cuts it.
+    #[test]
+    fn pointer_amplification_is_cut() {
+        let mut r = vec![0, 9, 0x81, 0x80, 0, 1, 0, 100, 0, 0, 0, 0];
+        for _ in 0..6 {
+            r.push(9);
+            r.extend_from_slice(b"abcdefghi");
+        }
+        r.extend_from_slice(&[0, 0, 5, 0, 1]);
+        for _ in 0..100 {
+            r.extend_from_slice(&[0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xC0, 12]);
+        }
+        let frame = dns_frame(53, 50472, &r);
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        let text = line_with(v, &gretap(&frame));
+        assert!(text.ends_with(" [|domain]\n"), "{text}");
+        assert!(text.len() < r.len() + 1024 + 2000, "{} bytes", text.len());
+        assert!(text.len() <= crate::sink::text::max_text_len(frame.len()));
     }
 
     #[test]

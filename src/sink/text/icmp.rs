@@ -9,10 +9,16 @@ use std::net::Ipv4Addr;
 
 use etherparse::{Icmpv4Slice, Ipv4HeaderSlice};
 
-use super::line::{IpCtx, Line, be16_at, be32_at, checksum_should_be, ipv4_at, num};
+use super::line::{IpCtx, Line, MAX_NESTING, be16_at, be32_at, checksum_should_be, ipv4_at, num};
 use crate::wire::gre::internet_checksum;
 impl<W: Write> Line<'_, W> {
-    pub(super) fn icmp(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
+    pub(super) fn icmp(
+        &mut self,
+        ctx: &IpCtx,
+        data: &[u8],
+        len: usize,
+        depth: u8,
+    ) -> io::Result<()> {
         let Ok(icmp) = Icmpv4Slice::from_slice(data) else {
             return self.trunc("icmp");
         };
@@ -156,6 +162,16 @@ impl<W: Write> Line<'_, W> {
                 )?;
             }
         }
+        // tcpdump -v prints the packet an error quotes, as far as it was captured.
+        if self.verbose() && matches!(t, 3 | 4 | 5 | 11 | 12) && depth < MAX_NESTING {
+            let Some(quoted_len) = be16_at(payload, 2) else {
+                return self.out.write_all(b" [|icmp]");
+            };
+            let quoted_len = usize::from(quoted_len);
+            self.out.write_all(b"\n\t")?;
+            let quoted = payload.get(..quoted_len).unwrap_or(payload);
+            self.ipv4(quoted, quoted_len, depth + 1)?;
+        }
         Ok(())
     }
 
@@ -233,6 +249,20 @@ mod tests {
             line(&gretap(&frame)),
             "1700000000.123456 gre: IP 10.0.0.1 > 10.0.0.2: ICMP 10.0.0.2 udp port 53 \
              unreachable, length 36\n"
+        );
+        // tcpdump -v adds the quoted datagram on continuation lines.
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        let text = line_with(v, &gretap(&frame));
+        assert!(
+            text.contains("length 36 (wrong icmp cksum 0 (->")
+                && text.contains(
+                    ")!)\n\tIP (tos 0x0, ttl 64, id 1, offset 0, flags [none], proto \
+                     UDP (17), length 28)\n    10.0.0.1.5353 > 10.0.0.2.53: "
+                ),
+            "{text}"
         );
         let frame = icmp(3, 4, [0, 0, 0x05, 0xdc], &quoted);
         assert_eq!(

@@ -318,7 +318,7 @@ impl<W: Write> Line<'_, W> {
                     self.trunc("sctp")
                 }
             },
-            num::IP_ICMP if v4 => self.icmp(ctx, data, len),
+            num::IP_ICMP if v4 => self.icmp(ctx, data, len, depth),
             num::IP_ICMPV6 if !v4 => self.icmp6(ctx, data, len),
             num::IP_IGMP if v4 => self.igmp(data, len),
             num::IP_ICMP | num::IP_ICMPV6 | num::IP_IGMP => write!(

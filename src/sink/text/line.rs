@@ -102,6 +102,8 @@ pub(super) struct Line<'o, W: Write> {
     pub(super) opts: TextOptions,
     /// Initial sequence numbers of the TCP connections seen so far.
     pub(super) tcp_seq: &'o mut TcpSeqTable,
+    /// Characters of DNS names and strings the current message may still print.
+    pub(super) name_budget: usize,
 }
 
 /// The IP header facts transport printers need.

@@ -92,10 +92,11 @@ pub struct TextOptions {
 }
 
 /// The most bytes of text one frame of `captured` bytes can produce: the fixed
-/// fields of a few nested headers, plus tcpdump's hex dump of undecoded bytes
-/// (68 characters for every 16 bytes). The fuzz target holds the printer to it.
+/// fields of a few nested headers, tcpdump's hex dump of undecoded bytes (68
+/// characters for every 16 bytes), DNS records (names within their budget, see
+/// `dns`). The fuzz target holds the printer to it.
 pub fn max_text_len(captured: usize) -> usize {
-    4096 + captured * 5
+    8192 + captured * 10
 }
 
 /// Writes text lines. Its only state across frames is the bounded table of TCP
@@ -147,6 +148,7 @@ impl TextPrinter {
             out,
             opts: self.opts,
             tcp_seq: &mut self.tcp_seq,
+            name_budget: 0,
         };
         line.time(ts)?;
         line.encap(src, dst, d)?;

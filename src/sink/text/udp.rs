@@ -52,7 +52,7 @@ impl<W: Write> Line<'_, W> {
             if brief && (on(udpapp::PORT_BOOTPS) || on(udpapp::PORT_BOOTPC)) {
                 return self.bootp(payload, ip_payload);
             }
-            if brief && on(udpapp::PORT_RIP) {
+            if on(udpapp::PORT_RIP) {
                 return self.rip(payload, ip_payload);
             }
             if on(udpapp::PORT_NTP) && !self.verbose() {

@@ -1,7 +1,7 @@
-//! Small UDP protocols as tcpdump shows them: HSRP (port 1985, also `-v`), and without
-//! `-v` NTP (123), syslog (514), BOOTP / DHCP (67, 68), RIP (520) and DHCPv6 (546,
-//! 547). With `-v` those still print `UDP, length N` (tcpdump's verbose layouts are not
-//! written yet), except syslog's ` (invalid)`.
+//! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
+//! RIPv2 routes), and without `-v` NTP (123), syslog (514), BOOTP / DHCP (67, 68) and
+//! DHCPv6 (546, 547). With `-v` those still print `UDP, length N` (tcpdump's verbose
+//! layouts are not written yet), except syslog's ` (invalid)`.
 //!
 //! It must never panic, read past the captured bytes, or allocate; the one string from
 //! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
@@ -151,6 +151,9 @@ impl<W: Write> Line<'_, W> {
         if len < 4 {
             return self.out.write_all(b" [|rip]");
         }
+        if self.verbose() {
+            self.out.write_all(b"\n\t")?;
+        }
         write!(self.out, "RIPv{version}, ")?;
         match cmd {
             1 => self.out.write_all(b"Request")?,
@@ -161,7 +164,55 @@ impl<W: Write> Line<'_, W> {
             6 => self.out.write_all(b"Poll Entry")?,
             other => write!(self.out, "unknown command ({other})")?,
         }
-        write!(self.out, ", length: {len}")
+        write!(self.out, ", length: {len}")?;
+        // tcpdump -v: RIPv2 routes (authentication entries and RIPv1 routes are not
+        // written yet).
+        if !self.verbose() || version != 2 || !matches!(cmd, 1 | 2) {
+            return Ok(());
+        }
+        write!(self.out, ", routes: {} or less", (len - 4) / 20)?;
+        let mut at = 4;
+        while at < len {
+            if len - at < 20 {
+                return self.out.write_all(b" (invalid)");
+            }
+            let Some(e) = data.get(at..at + 20) else {
+                return self.out.write_all(b" [|rip]");
+            };
+            let family = u16::from_be_bytes([e[0], e[1]]);
+            if family == 0xFFFF {
+                return Ok(());
+            }
+            let dest = Ipv4Addr::new(e[4], e[5], e[6], e[7]).to_string();
+            let mask = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
+            let plen: i32 = if mask.leading_ones() + mask.trailing_zeros() == 32 || mask == 0 {
+                mask.leading_ones() as i32
+            } else {
+                -1
+            };
+            let tag = u16::from_be_bytes([e[2], e[3]]);
+            let metric = u32::from_be_bytes([e[16], e[17], e[18], e[19]]);
+            match family {
+                2 => self.out.write_all(b"\n\t  AFI IPv4, ")?,
+                other => write!(self.out, "\n\t  AFI {other}, ")?,
+            }
+            write!(
+                self.out,
+                "{dest:>15}/{plen:<2}, tag 0x{tag:04x}, metric: {metric}, next-hop: "
+            )?;
+            let router = Ipv4Addr::new(e[12], e[13], e[14], e[15]);
+            if router.is_unspecified() {
+                self.out.write_all(b"self")?;
+            } else {
+                write!(self.out, "{router}")?;
+            }
+            at += 20;
+        }
+        // tcpdump -vv: the whole message in hex as well.
+        if self.opts.verbose > 1 {
+            self.hex_words(b"\n\t", data.get(..len).unwrap_or(data))?;
+        }
+        Ok(())
     }
 
     /// tcpdump's `dhcp6_print` without `-v`: `dhcp6 solicit`.
@@ -329,6 +380,17 @@ mod tests {
         );
         let frame = udp_frame(520, 520, &[2, 2, 0, 0, 0, 2]);
         assert!(line(&gretap(&frame)).ends_with(": RIPv2, Response, length: 6\n"));
+        // zeek-gre-within-gre.pcap: one route, as tcpdump -v shows it.
+        let mut rip = vec![2, 2, 0, 0, 0, 2, 0, 0, 192, 168, 1, 0, 255, 255, 255, 0];
+        rip.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        assert!(line_with(v, &gretap(&udp_frame(520, 520, &rip))).ends_with(
+            ".520: \n\tRIPv2, Response, length: 24, routes: 1 or less\n\t  AFI IPv4,     \
+             192.168.1.0/24, tag 0x0000, metric: 1, next-hop: self\n"
+        ));
         let frame = udp_frame(546, 547, &[1, 0x8e, 0x86, 0x6d]);
         assert!(line(&gretap(&frame)).ends_with(": dhcp6 solicit\n"));
     }
