@@ -8,8 +8,10 @@
 //! ERSPAN II (25 %), ERSPAN III (20 %), L3 GRE carrying IPv4 (15 %); the ERSPAN packets
 //! carry one GRE sequence counter between them, as Open vSwitch sends. Inner frames are
 //! IMIX-sized (`--mix imix`: 64 / 576 / 1500 bytes in the ratio 7:4:1), all 64 bytes
-//! (`--mix small`) or all 1500 bytes (`--mix large`). Classic pcap, µs timestamps 10 µs
-//! apart, Ethernet link type.
+//! (`--mix small`) or all 1500 bytes (`--mix large`). `--mix tcp-flows` is different:
+//! gretap only, each packet a TCP ACK of its own connection (a million packets, a
+//! million flows: the text printer's connection table must stay bounded). Classic
+//! pcap, µs timestamps 10 µs apart, Ethernet link type.
 //! With `--encap vxlan`, every packet is instead VXLAN (UDP 4789, VNI 100, from
 //! 192.0.2.1) around the same inner frames, as a cloud mirror sends.
 //! The packets come from the test generator (`tests/common/gen.rs`, `gen_cloud.rs`), so
@@ -31,6 +33,7 @@ enum Mix {
     Imix,
     Small,
     Large,
+    TcpFlows,
 }
 
 struct Args {
@@ -40,8 +43,8 @@ struct Args {
     out: String,
 }
 
-const USAGE: &str =
-    "usage: gen-underlay [--packets N] [--mix imix|small|large] [--encap mixed|vxlan] OUT.pcap";
+const USAGE: &str = "usage: gen-underlay [--packets N] [--mix imix|small|large|tcp-flows] \
+                     [--encap mixed|vxlan] OUT.pcap";
 
 fn parse_args() -> Result<Args, String> {
     let mut packets = 1_000_000;
@@ -63,7 +66,12 @@ fn parse_args() -> Result<Args, String> {
                     "imix" => Mix::Imix,
                     "small" => Mix::Small,
                     "large" => Mix::Large,
-                    _ => return Err(format!("--mix: expected imix, small or large, got {v}")),
+                    "tcp-flows" => Mix::TcpFlows,
+                    _ => {
+                        return Err(format!(
+                            "--mix: expected imix, small, large or tcp-flows, got {v}"
+                        ));
+                    }
                 };
             }
             "--encap" => {
@@ -115,6 +123,24 @@ fn templates(sizes: &[usize]) -> Vec<[Vec<u8>; 4]> {
         .collect()
 }
 
+/// A gretap packet carrying a TCP ACK of connection number `i`: its own client address
+/// (10.0.0.0/8 by `i`) and port.
+fn tcp_flow(i: u64) -> Vec<u8> {
+    let client = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+    let sport = 1024 + (i >> 24) as u16;
+    let tcp = Tcp {
+        sport,
+        dport: 443,
+        seq: i as u32,
+        ack: !(i as u32),
+        flags: tcp_flags::ACK,
+        window: 502,
+    };
+    let addrs = IpAddrs::V4(client, [192, 0, 2, 80]);
+    let seg = tcp.build(addrs, &[]);
+    gretap(Some(42), &eth_ip(&addrs.packet(ipproto::TCP, &seg)))
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -126,7 +152,7 @@ fn main() -> ExitCode {
     let sizes: &[usize] = match args.mix {
         Mix::Imix => &[64, 576, 1500],
         Mix::Small => &[64],
-        Mix::Large => &[1500],
+        Mix::Large | Mix::TcpFlows => &[1500],
     };
     let mut tpl = templates(sizes);
     if args.vxlan {
@@ -157,7 +183,7 @@ fn main() -> ExitCode {
             let r = rng.next();
             // 7:4:1 over 12 slots for IMIX.
             let size_idx = match (args.mix, r % 12) {
-                (Mix::Small | Mix::Large, _) => 0,
+                (Mix::Small | Mix::Large | Mix::TcpFlows, _) => 0,
                 (Mix::Imix, 0..=6) => 0,
                 (Mix::Imix, 7..=10) => 1,
                 (Mix::Imix, _) => 2,
@@ -168,6 +194,12 @@ fn main() -> ExitCode {
                 13..=16 => 2,
                 _ => 3,
             };
+            if args.mix == Mix::TcpFlows {
+                let pkt = tcp_flow(i);
+                w.write(t0 + i * 10_000, &pkt)?;
+                bytes += 16 + pkt.len() as u64;
+                continue;
+            }
             let pkt = &mut tpl[size_idx][encap];
             if !args.vxlan && (encap == 1 || encap == 2) {
                 // ERSPAN II and III count on one counter, as Open vSwitch does: the

@@ -10,6 +10,7 @@ use spandump::capture::{ListenOptions, ring};
 use spandump::filter::{Filter, IpPrefix};
 use spandump::pipeline::{Config, DEFAULT_SNAPLEN, Destination};
 use spandump::reassembly;
+use spandump::rotate::{self, Rotation};
 use spandump::sink::Format;
 use spandump::sink::text::{TextOptions, TimeFormat};
 use spandump::wire::erspan::{Direction, ErspanIndex, SessionId};
@@ -33,7 +34,8 @@ spandump -r underlay.pcap --key 99 -w - | wireshark -k -i -\n  \
 spandump -r underlay.pcap --session 77 -e -v\n  \
 spandump --listen 198.51.100.2 --key 99 -w - | wireshark -k -i -\n  \
 spandump --listen 198.51.100.2 --list-sessions\n  \
-spandump -i eth1 --from 198.51.100.0/24 -w mirror.pcapng --stats-json stats.jsonl"
+spandump -i eth1 --from 198.51.100.0/24 -w mirror.pcapng --stats-json stats.jsonl\n\n\
+spandump --generate man|bash|zsh|fish prints the man page or a shell completion script."
 )]
 pub struct Args {
     /// Keep only inner frames that match this filter expression (tcpdump's language,
@@ -46,8 +48,8 @@ pub struct Args {
     #[arg(short = 'F', value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
 
-    /// Print the compiled filter program and exit, as tcpdump: -d readable, -dd as a
-    /// C array, -ddd as decimal numbers.
+    /// Print the compiled filter program and exit, as tcpdump does; twice for a C
+    /// array, three times for decimal numbers.
     #[arg(short = 'd', action = ArgAction::Count)]
     pub dump_program: u8,
 
@@ -100,6 +102,28 @@ pub struct Args {
     #[arg(long)]
     pub pcapng: bool,
 
+    /// Before writing a frame, start a new file when the current one is larger than
+    /// SIZE millions of bytes (or SIZE with a suffix k, m, g: KiB, MiB, GiB), as
+    /// tcpdump: files after the first get the -w name with a number after it.
+    #[arg(short = 'C', value_name = "SIZE", requires = "write", value_parser = parse_file_size)]
+    pub file_size: Option<u64>,
+
+    /// Start a new file every SECONDS (on the first frame after them, as tcpdump); the
+    /// -w name goes through strftime(3), e.g. -w mirror-%Y%m%d-%H%M%S.pcap.
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_seconds: Option<u64>,
+
+    /// With -C: keep a ring of COUNT files (numbers zero-padded, reused from 0). With
+    /// -G alone: stop after COUNT files.
+    #[arg(short = 'W', value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub file_count: Option<u32>,
+
+    /// With -C or -G: run COMMAND FILE on each file a rotation closed (directly, not
+    /// through a shell), e.g. -z gzip.
+    #[arg(short = 'z', value_name = "COMMAND")]
+    pub post_rotate: Option<PathBuf>,
+
     /// Write pcap with nanosecond timestamps (also: print 9 fraction digits).
     #[arg(long)]
     pub nano: bool,
@@ -128,6 +152,10 @@ pub struct Args {
     /// Shorter lines.
     #[arg(short = 'q')]
     pub quiet: bool,
+
+    /// Print absolute TCP sequence numbers, not relative ones.
+    #[arg(short = 'S', long = "absolute-tcp-sequence-numbers")]
+    pub absolute_seq: bool,
 
     /// Accepted for tcpdump's habit: spandump never resolves names.
     #[arg(short = 'n', action = ArgAction::Count)]
@@ -221,6 +249,81 @@ pub struct ExtcapArgs {
     pub fifo: Option<PathBuf>,
 }
 
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The `--version` text: version, the git revision built from, and whether filter
+/// expressions can load libpcap.
+pub fn version_text() -> String {
+    let libpcap = match spandump::bpf::libpcap::LibPcap::load() {
+        Ok(pcap) => format!(
+            "libpcap: found ({}, {}), filter expressions available",
+            pcap.path(),
+            pcap.version()
+        ),
+        Err(_) => format!(
+            "libpcap: not found, filter expressions unavailable ({})",
+            spandump::bpf::libpcap::INSTALL_HINT
+        ),
+    };
+    format!(
+        "{} (git {})\n{libpcap}",
+        env!("CARGO_PKG_VERSION"),
+        env!("SPANDUMP_GIT_REVISION")
+    )
+}
+
+/// The command line definition, with the full `--version` text when it is asked for
+/// (the libpcap probe costs a library load, so only then).
+pub fn command() -> clap::Command {
+    let asks_version = std::env::args_os().any(|a| a == "--version" || a == "-V");
+    let cmd = Args::command();
+    if asks_version {
+        cmd.version(&*Box::leak(version_text().into_boxed_str()))
+    } else {
+        cmd
+    }
+}
+
+/// `spandump --generate WHAT`, kept out of `--help` (and of the usage line): when the
+/// first argument is `--generate`, what it asks for; a bad value exits with 2.
+pub fn generate_request() -> Option<Generate> {
+    let first = std::env::args_os().nth(1)?;
+    if !first.to_string_lossy().starts_with("--generate") {
+        return None;
+    }
+    let matches = clap::Command::new("spandump")
+        .about("Print the man page or a shell completion script")
+        .arg(
+            clap::Arg::new("generate")
+                .long("generate")
+                .value_name("WHAT")
+                .required(true)
+                .value_parser(clap::value_parser!(Generate)),
+        )
+        .get_matches();
+    matches.get_one::<Generate>("generate").copied()
+}
+
+/// Writes what `--generate` asks for to `out`.
+pub fn generate(what: Generate, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut cmd = Args::command();
+    let shell = match what {
+        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generate::Bash => clap_complete::Shell::Bash,
+        Generate::Zsh => clap_complete::Shell::Zsh,
+        Generate::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "spandump", out);
+    Ok(())
+}
+
 /// Parses a decimal or 0x-hex number.
 fn parse_number(s: &str) -> Result<u64, String> {
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -281,6 +384,23 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
         return Err(format!("interval {s} s is outside 0.01 to 86400"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// tcpdump's -C: millions of bytes, or KiB / MiB / GiB with a k / m / g suffix.
+fn parse_file_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1_000_000),
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("file size '{s}' is not a whole number (millions of bytes, or with k, m, g)")
+    })?;
+    match n.checked_mul(unit) {
+        Some(bytes) if n > 0 => Ok(bytes),
+        _ => Err(format!("file size '{s}' is out of range")),
+    }
 }
 
 fn parse_prefix(s: &str) -> Result<IpPrefix, String> {
@@ -410,6 +530,24 @@ impl Args {
         };
         let user = self.user.clone();
         let config = self.into_config();
+        let usage = |message: String| {
+            Args::command()
+                .error(ErrorKind::ArgumentConflict, message)
+                .exit()
+        };
+        let rotation = &config.rotation;
+        if rotation.is_active() {
+            match &config.destination {
+                Destination::File(path) if config.format != Format::Text => {
+                    if let Err(e) = rotate::check_template(path, rotation) {
+                        usage(e.to_string());
+                    }
+                }
+                _ => usage("-C and -G rotate capture files: give -w FILE (not -)".into()),
+            }
+        } else if rotation.count.is_some() || rotation.command.is_some() {
+            usage("-W and -z go with -C or -G".into());
+        }
         if config.stats_json == Some(Destination::Stdout)
             && config.destination == Destination::Stdout
         {
@@ -484,6 +622,7 @@ impl Args {
                 quiet: self.quiet,
                 time,
                 nano: self.nano,
+                absolute_seq: self.absolute_seq,
             },
             reassembly: reassembly::Limits::default(),
             list_sessions: self.list_sessions,
@@ -496,6 +635,12 @@ impl Args {
             }),
             stats_interval: self.stats_interval,
             udp_ports: self.cloud.ports(),
+            rotation: Rotation {
+                size: self.file_size,
+                seconds: self.rotate_seconds,
+                count: self.file_count,
+                command: self.post_rotate,
+            },
         }
     }
 }

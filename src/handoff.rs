@@ -22,7 +22,7 @@ use crate::capture::Source;
 use crate::pipeline::{Config, Decoder, DirectWriter, Emit, RunError};
 use crate::report::{self, Board, Publisher};
 use crate::sessions::{Session, SessionKey};
-use crate::sink::{Output, Record};
+use crate::sink::Record;
 use crate::stats::Stats;
 use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes, PayloadKind};
 use crate::{Timestamp, TsPrecision};
@@ -93,16 +93,24 @@ pub struct Handoff {
     batch_start: i128,
     /// Set by the writer once no more frames are wanted (`-c`, reader gone, error).
     writer_done: Arc<AtomicBool>,
+    /// Set by the writer when the output failed: frames kept after that are lost to
+    /// the output.
+    writer_failed: Arc<AtomicBool>,
 }
 
 impl Handoff {
-    fn new(tx: Sender<Message>, writer_done: Arc<AtomicBool>) -> Handoff {
+    fn new(
+        tx: Sender<Message>,
+        writer_done: Arc<AtomicBool>,
+        writer_failed: Arc<AtomicBool>,
+    ) -> Handoff {
         Handoff {
             tx,
             arena: BytesMut::with_capacity(ARENA_BYTES),
             batch: Vec::with_capacity(BATCH),
             batch_start: 0,
             writer_done,
+            writer_failed,
         }
     }
 
@@ -113,11 +121,20 @@ impl Handoff {
         }
         let frames = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
         let n = frames.len() as u64;
+        if self.writer_failed.load(Ordering::Relaxed) {
+            stats.output_lost += n;
+            return;
+        }
         match self.tx.try_send(Message::Frames(frames)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => stats.channel_drops += n,
             // The writer has stopped; `done` ends this thread's loop.
-            Err(TrySendError::Disconnected(_)) => self.writer_done.store(true, Ordering::Relaxed),
+            Err(TrySendError::Disconnected(_)) => {
+                if self.writer_failed.load(Ordering::Relaxed) {
+                    stats.output_lost += n;
+                }
+                self.writer_done.store(true, Ordering::Relaxed);
+            }
         }
     }
 
@@ -193,7 +210,7 @@ impl Emit for Handoff {
 pub fn run<S>(
     config: &Config,
     sources: Vec<S>,
-    output: Output,
+    mut writer: DirectWriter<'_>,
     stop: &AtomicBool,
     board: Option<&Arc<Board>>,
 ) -> (Stats, Vec<Session>, Result<(), RunError>)
@@ -203,7 +220,7 @@ where
 {
     let (tx, rx) = crossbeam_channel::bounded(CHANNEL_FRAMES / BATCH);
     let writer_done = Arc::new(AtomicBool::new(false));
-    let mut writer = DirectWriter::new(config, output);
+    let writer_failed = Arc::new(AtomicBool::new(false));
     let mut stats = Stats::default();
     let mut result = writer.start(TsPrecision::Nano);
     if result.is_err() {
@@ -214,7 +231,11 @@ where
             .into_iter()
             .enumerate()
             .map(|(i, mut source)| {
-                let handoff = Handoff::new(tx.clone(), Arc::clone(&writer_done));
+                let handoff = Handoff::new(
+                    tx.clone(),
+                    Arc::clone(&writer_done),
+                    Arc::clone(&writer_failed),
+                );
                 let publisher = board.map(Board::publisher);
                 std::thread::Builder::new()
                     .name(format!("capture-{i}"))
@@ -224,7 +245,8 @@ where
                             decoder.set_publisher(publisher);
                         }
                         let result = decoder.run(&mut source, stop);
-                        let (stats, sessions, _) = decoder.into_parts();
+                        let (mut stats, sessions, _) = decoder.into_parts();
+                        stats.gro_merged = source.gro_merged();
                         (stats, sessions, result)
                     })
                     .expect("spawning a capture thread")
@@ -238,14 +260,25 @@ where
             result = write_all(&mut writer, &rx, &mut stats, &mut publisher);
         }
         // Whatever happened, the capture threads stop now if the writer cannot go on.
+        if result.is_err() {
+            writer_failed.store(true, Ordering::Relaxed);
+        }
         if result.is_err() || writer.done() {
             writer_done.store(true, Ordering::Relaxed);
         }
-        drop(rx);
-        threads
+        // After a failure the queue stays open until the capture threads are gone, so
+        // that every frame still in it is counted as lost to the output.
+        let queue = result.is_err().then_some(rx);
+        let joined = threads
             .into_iter()
             .map(|t| t.join().expect("a capture thread panicked"))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        for message in queue.iter().flat_map(Receiver::try_iter) {
+            if let Message::Frames(frames) = message {
+                stats.output_lost += frames.len() as u64;
+            }
+        }
+        joined
     });
     let mut tables = Vec::with_capacity(capture_results.len());
     for (thread_stats, table, thread_result) in capture_results {
@@ -282,7 +315,8 @@ fn write_all(
         };
         match message {
             Message::Frames(frames) => {
-                for f in frames {
+                let count = frames.len();
+                for (i, f) in frames.into_iter().enumerate() {
                     let inner = &f.bytes[f.head_len..];
                     let decap = Decapsulated {
                         gre: f.gre,
@@ -306,7 +340,14 @@ fn write_all(
                         session: f.session.as_ref(),
                         dropcount: f.dropcount,
                     };
-                    writer.frame(&record, TsPrecision::Nano, stats)?;
+                    if let Err(e) = writer.frame(&record, TsPrecision::Nano, stats) {
+                        // The rest of the batch never reaches the output.
+                        stats.output_lost += (count - i - 1) as u64;
+                        return Err(e);
+                    }
+                    if !writer.wants_frames() {
+                        break;
+                    }
                 }
             }
             Message::Idle if rx.is_empty() => writer.idle(stats)?,

@@ -7,9 +7,11 @@ use crate::capture::ring::BlockCursor;
 use crate::capture::{FileSource, OuterFrame};
 use crate::pipeline::{Config, DEFAULT_SNAPLEN, Pipeline};
 use crate::sink::Format;
-use crate::sink::text::{TextOptions, TimeFormat};
+use crate::sink::text::{TextOptions, TextPrinter, TimeFormat, max_text_len};
 use crate::stats::Stats;
 use crate::wire::LinkType;
+use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes, PayloadKind};
+use crate::wire::gre::GreProto;
 use crate::{Timestamp, TsPrecision};
 use std::io::Cursor;
 use std::sync::atomic::AtomicBool;
@@ -257,25 +259,84 @@ pub fn split_bpf_input(data: &[u8]) -> (Vec<crate::bpf::Instruction>, u32, u8, &
     (program, wire_len, split, rest)
 }
 
-/// The input [`bpf_program`] reads `program`, `wire_len`, `split` and `frame` from.
-pub fn bpf_input(
-    program: &[crate::bpf::Instruction],
-    wire_len: u32,
-    split: u8,
-    frame: &[u8],
-) -> Vec<u8> {
-    let mut out = (program.len().min(usize::from(u16::MAX)) as u16)
-        .to_le_bytes()
-        .to_vec();
-    for i in program.iter().take(usize::from(u16::MAX)) {
-        out.extend_from_slice(&i.code.to_le_bytes());
-        out.extend_from_slice(&[i.jt, i.jf]);
-        out.extend_from_slice(&i.k.to_le_bytes());
+/// Every text mode the printer has (`-e`, `-v` count, `-q`, `-S`).
+pub fn text_modes() -> impl Iterator<Item = TextOptions> {
+    (0..32u8).map(|bits| TextOptions {
+        link_header: bits & 1 != 0,
+        verbose: (bits >> 1) & 3,
+        quiet: bits & 8 != 0,
+        absolute_seq: bits & 16 != 0,
+        time: TimeFormat::Epoch,
+        nano: false,
+    })
+}
+
+/// One inner frame through the text printer in every mode: the first byte picks what
+/// the frame is (bits 0-1: Ethernet, raw IPv4, raw IPv6) and how much longer it was on
+/// the wire (bits 2-7, in 64-byte steps); the rest is the frame. Each mode prints it
+/// twice on one printer, so the second line meets the TCP table's entry the first one
+/// made. Every frame's text must be one line plus continuation lines (starting with
+/// white space), printable ASCII, and within [`max_text_len`]. Returns the bytes
+/// printed.
+pub fn text_printer(data: &[u8]) -> usize {
+    let Some((&selector, frame)) = data.split_first() else {
+        return 0;
+    };
+    let kind = match selector & 3 {
+        0 | 3 => PayloadKind::Ethernet,
+        1 => PayloadKind::Ipv4,
+        _ => PayloadKind::Ipv6,
+    };
+    let d = Decapsulated {
+        gre: GreInfo {
+            flags: 0x2000,
+            protocol: GreProto::TRANSPARENT_ETHERNET,
+            checksum: None,
+            key: Some(1),
+            sequence: None,
+        },
+        encap: Encap::Gre,
+        kind,
+        frame,
+        orig_len: frame.len() + usize::from(selector >> 2) * 64,
+        notes: Notes::default(),
+        tunnel_options: &[],
+    };
+    let addr = std::net::IpAddr::from([192, 0, 2, 1]);
+    let mut out = Vec::with_capacity(max_text_len(frame.len()));
+    let mut printed = 0;
+    for opts in text_modes() {
+        // A small TCP table: allocating the full one per input would be most of the
+        // fuzzer's time. Its bound is the same code at any size.
+        let mut printer = TextPrinter::with_tcp_table(opts, 16);
+        for _ in 0..2 {
+            out.clear();
+            // Writing to a Vec cannot fail.
+            let _ = printer.write_line(&mut out, Timestamp::new(1, 0), addr, addr, &d);
+            assert!(
+                out.len() <= max_text_len(frame.len()),
+                "{} bytes of text for a {}-byte frame",
+                out.len(),
+                frame.len()
+            );
+            assert!(out.ends_with(b"\n"), "{:?}", String::from_utf8_lossy(&out));
+            assert!(
+                out.iter()
+                    .all(|&b| b == b'\n' || b == b'\t' || (b' '..=b'~').contains(&b)),
+                "not printable ASCII: {:?}",
+                String::from_utf8_lossy(&out)
+            );
+            for line in out[..out.len() - 1].split(|&b| b == b'\n').skip(1) {
+                assert!(
+                    line.first().is_some_and(|b| *b == b' ' || *b == b'\t'),
+                    "a continuation line must start with white space: {:?}",
+                    String::from_utf8_lossy(&out)
+                );
+            }
+            printed += out.len();
+        }
     }
-    out.extend_from_slice(&wire_len.to_le_bytes());
-    out.push(split);
-    out.extend_from_slice(frame);
-    out
+    printed
 }
 
 /// One UDP datagram (from its header on) to the VXLAN / GENEVE / GRE-in-UDP parsers:

@@ -29,11 +29,13 @@ pub mod harness;
 pub mod pipeline;
 pub mod reassembly;
 pub mod report;
+pub mod rotate;
 pub mod seq;
 pub mod sessions;
 pub mod sink;
 pub mod stats;
 pub mod timestamp;
 pub mod wire;
+pub mod writer;
 
 pub use timestamp::{Timestamp, TsPrecision};

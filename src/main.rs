@@ -5,7 +5,7 @@
 mod cli;
 mod extcap;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use cli::{Input, RingInput};
 use spandump::TsPrecision;
 use spandump::bpf::Expression;
@@ -15,10 +15,11 @@ use spandump::capture::{
     sys,
 };
 use spandump::handoff;
-use spandump::pipeline::{Config, Destination, Pipeline, RunError};
+use spandump::pipeline::{Config, Decoder, Destination, DirectWriter, RunError};
 use spandump::report::{self, Board, Reporter, ReporterOptions};
+use spandump::rotate::Rotator;
 use spandump::sessions::Session;
-use spandump::sink::{self, Output};
+use spandump::sink;
 use spandump::stats::Stats;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
@@ -28,7 +29,18 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    if let Some(what) = cli::generate_request() {
+        let mut stdout = io::stdout().lock();
+        return match cli::generate(what, &mut stdout).and_then(|()| stdout.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("spandump: cannot write stdout: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args =
+        cli::Args::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     if let Some(query) = extcap::Query::of(&args) {
         return query.answer();
     }
@@ -120,6 +132,9 @@ fn dump_program(expression: &Expression, level: u8) -> ExitCode {
 
 /// One run; `quiet`: no banner, warning or summary on stderr (Wireshark's extcap).
 fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Result<(), String> {
+    if quiet {
+        spandump::capture::gro::silence_warning();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second Ctrl-C ends the process at once, as most tools do.
@@ -144,10 +159,10 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                 Err(CaptureError::Interrupted { .. }) => None,
                 Err(e) => return Err(chain(&e)),
             };
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
-            let mut pipeline = Pipeline::new(config, output);
+            let mut pipeline = Decoder::with_emit(config, writer);
             pipeline.set_publisher(board.publisher());
             let result = match source {
                 Some(mut source) => pipeline.run(&mut source, &stop),
@@ -173,7 +188,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                     options.recv_buffer / 1024
                 );
             }
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             if !quiet {
@@ -183,13 +198,13 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                     granted / 1024
                 );
             }
-            let (stats, sessions, result) = capture(config, vec![socket], output, &stop, &board);
+            let (stats, sessions, result) = capture(config, vec![socket], writer, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Ring(ring) => {
             let (rings, _silencers) = open_rings(ring, quiet)?;
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             let geometry = rings[0].geometry();
@@ -208,13 +223,13 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                     ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
                 );
             }
-            let (stats, sessions, result) = capture(config, rings, output, &stop, &board);
+            let (stats, sessions, result) = capture(config, rings, writer, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
         Input::Udp(udp) => {
             let sources = udp.open()?;
-            let output = open_output(config)?;
+            let writer = open_writer(config, user)?;
             let reporter = start_reporter(config, &board, summary_request, live)?;
             drop_privileges(user)?;
             if !quiet {
@@ -228,7 +243,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                     if sources.len() > 1 { "s" } else { "" },
                 );
             }
-            let (stats, sessions, result) = capture(config, sources, output, &stop, &board);
+            let (stats, sessions, result) = capture(config, sources, writer, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
@@ -255,7 +270,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
 fn capture<S>(
     config: &Config,
     mut sources: Vec<S>,
-    output: Output,
+    writer: DirectWriter<'_>,
     stop: &AtomicBool,
     board: &Arc<Board>,
 ) -> (Stats, Vec<Session>, Result<(), RunError>)
@@ -264,12 +279,13 @@ where
     RunError: From<S::Error>,
 {
     if sources.len() > 1 {
-        return handoff::run(config, sources, output, stop, Some(board));
+        return handoff::run(config, sources, writer, stop, Some(board));
     }
-    let mut pipeline = Pipeline::new(config, output);
+    let mut pipeline = Decoder::with_emit(config, writer);
     pipeline.set_publisher(board.publisher());
     let result = pipeline.run(&mut sources[0], stop);
-    let (stats, sessions, _) = pipeline.into_parts();
+    let (mut stats, sessions, _) = pipeline.into_parts();
+    stats.gro_merged = sources[0].gro_merged();
     (stats, sessions.as_slice().to_vec(), result)
 }
 
@@ -424,13 +440,29 @@ fn chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-fn open_output(config: &Config) -> Result<Output, String> {
-    Ok(match &config.destination {
-        Destination::File(path) => {
-            let file =
-                File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            sink::output(file)
+/// Opens the output (the first file of a rotation) and the writer over it. With `-Z`
+/// the file is given to USER, as the files created after privileges are dropped are.
+fn open_writer<'c>(config: &'c Config, user: Option<&str>) -> Result<DirectWriter<'c>, String> {
+    let path = match &config.destination {
+        Destination::Stdout => {
+            return Ok(DirectWriter::new(config, sink::output(io::stdout())));
         }
-        Destination::Stdout => sink::output(io::stdout()),
+        Destination::File(path) => path,
+    };
+    let rotator = config
+        .rotation
+        .is_active()
+        .then(|| Rotator::new(config.rotation.clone(), path.clone(), SystemTime::now()));
+    let path = rotator.as_ref().map_or(path.as_path(), Rotator::current);
+    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    if let Some(user) = user {
+        let (uid, gid) = sys::user_ids(user).map_err(|e| chain(&e))?;
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot give {} to {user}: {e}", path.display()))?;
+    }
+    let output = sink::output_file(file);
+    Ok(match rotator {
+        Some(rotator) => DirectWriter::rotating(config, output, rotator),
+        None => DirectWriter::new(config, output),
     })
 }

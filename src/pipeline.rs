@@ -11,9 +11,10 @@ use crate::capture::{CaptureError, OuterFrame, Received, RingError, SocketError,
 use crate::filter::Filter;
 use crate::reassembly::{self, Outcome, Reassembler};
 use crate::report::Publisher;
+use crate::rotate::Rotation;
 use crate::seq::{SeqSpace, SeqTracker};
 use crate::sessions::{Observed, Session, SessionKey, SessionTable};
-use crate::sink::{self, Format, Output, Record, Writer, text::TextOptions};
+use crate::sink::{self, Format, Output, Record, text::TextOptions};
 use crate::stats::Stats;
 use crate::wire::decap::DecapError;
 use crate::wire::decap::{Decapsulated, PayloadKind, SkipCause, decapsulate_gre};
@@ -22,6 +23,7 @@ use crate::wire::link::{NetProto, strip_link};
 use crate::wire::udp::{
     MirrorPorts, PROTO_UDP, UdpDecapsulated, decapsulate_udp, decapsulate_udp_payload,
 };
+pub use crate::writer::DirectWriter;
 use crate::{Timestamp, TsPrecision};
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
@@ -77,6 +79,8 @@ pub struct Config {
     pub stats_interval: Option<Duration>,
     /// The UDP ports read as VXLAN / GENEVE / GRE-in-UDP, and the nesting rule.
     pub udp_ports: MirrorPorts,
+    /// `-C`, `-G`, `-W`, `-z`: output file rotation.
+    pub rotation: Rotation,
 }
 
 impl Config {
@@ -99,6 +103,7 @@ impl Config {
             stats_json: None,
             stats_interval: None,
             udp_ports: MirrorPorts::default(),
+            rotation: Rotation::default(),
         }
     }
 
@@ -545,143 +550,6 @@ impl<'c, E: Emit> Decoder<'c, E> {
     fn skip(&mut self, cause: SkipCause) -> Result<(), RunError> {
         self.stats.skip(cause);
         Ok(())
-    }
-}
-
-/// Writes kept frames on the spot, in the configured format; starts the output lazily
-/// (for files, once the input's timestamp precision is known).
-pub struct DirectWriter<'c> {
-    config: &'c Config,
-    writer: Option<Writer>,
-    /// The output stream until the writer is started with the input's precision.
-    output: Option<Output>,
-    done: bool,
-}
-
-impl<'c> DirectWriter<'c> {
-    pub fn new(config: &'c Config, output: Output) -> DirectWriter<'c> {
-        DirectWriter {
-            config,
-            writer: None,
-            output: Some(output),
-            done: false,
-        }
-    }
-
-    /// Starts the writer once the input's timestamp precision is known. Leaves no
-    /// writer when the pipe closed at once.
-    fn start_writer(&mut self, precision: TsPrecision) -> Result<(), RunError> {
-        let precision = if self.config.nano {
-            TsPrecision::Nano
-        } else {
-            precision
-        };
-        let Some(output) = self.output.take() else {
-            return Ok(());
-        };
-        let writer = Writer::open(
-            self.config.format,
-            output,
-            self.config.snaplen,
-            precision,
-            self.config.text,
-            self.config.expression.as_ref().map(Expression::text),
-        );
-        self.writer = self.output_result(writer)?;
-        Ok(())
-    }
-
-    /// A closed pipe (reader went away) is a clean stop; any other write error ends
-    /// the run with a message naming the output.
-    fn output_result<T>(&mut self, result: io::Result<T>) -> Result<Option<T>, RunError> {
-        match result {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(source) => Err(RunError::Output {
-                name: self.config.destination.name(),
-                source,
-            }),
-        }
-    }
-
-    /// Pushes what the writer buffered to the output.
-    fn flush(&mut self) -> Result<(), RunError> {
-        if let Some(writer) = &mut self.writer {
-            let result = writer.flush();
-            self.output_result(result)?;
-        }
-        Ok(())
-    }
-}
-
-impl Emit for DirectWriter<'_> {
-    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
-        if self.config.list_sessions {
-            return Ok(());
-        }
-        self.start_writer(precision)
-    }
-
-    fn frame(
-        &mut self,
-        record: &Record<'_>,
-        precision: TsPrecision,
-        stats: &mut Stats,
-    ) -> Result<(), RunError> {
-        if self.config.list_sessions || self.done {
-            // Counted in the session table; no frame is written (or no more are wanted).
-            return Ok(());
-        }
-        if self.writer.is_none() {
-            self.start_writer(precision)?;
-        }
-        let Some(writer) = &mut self.writer else {
-            return Ok(());
-        };
-        let mut result = writer.write(record);
-        if result.is_ok() && self.config.packet_buffered {
-            result = writer.flush();
-        }
-        self.output_result(result)?;
-        if self.done {
-            return Ok(());
-        }
-        stats.frames_written += 1;
-        if self.config.count.is_some_and(|c| stats.frames_written >= c) {
-            self.done = true;
-        }
-        Ok(())
-    }
-
-    fn idle(&mut self, _: &mut Stats) -> Result<(), RunError> {
-        self.flush()
-    }
-
-    fn done(&self) -> bool {
-        self.done
-    }
-
-    fn finish(
-        &mut self,
-        precision: TsPrecision,
-        sessions: &[Session],
-        _: &mut Stats,
-    ) -> Result<(), RunError> {
-        if self.config.list_sessions {
-            return Ok(());
-        }
-        if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
-            // No frame at all: still write a valid, empty capture file.
-            self.start_writer(precision)?;
-        }
-        if let Some(writer) = &mut self.writer {
-            let result = writer.finish(sessions);
-            self.output_result(result)?;
-        }
-        self.flush()
     }
 }
 

@@ -248,6 +248,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "unsupported": stats.unsupported(),
         "kernel_drops": stats.kernel_drops.unwrap_or(0),
         "channel_drops": stats.channel_drops,
+        "output_lost": stats.output_lost,
         "seq_lost": stats.seq_lost,
         "seq_reordered": stats.seq_reordered,
         "seq_duplicate": stats.seq_duplicate,
@@ -256,6 +257,8 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
         "fragments_reassembled": stats.fragments_reassembled,
         "snaplen_truncated": stats.snaplen_truncated,
         "sessions_over_limit": stats.sessions_over_limit,
+        "gro_merged": stats.gro_merged,
+        "text_tcp_evictions": stats.text_tcp_evictions,
         "skipped": skipped,
         "sessions": sessions.iter().map(session_json).collect::<Vec<_>>(),
     });

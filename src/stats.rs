@@ -30,6 +30,9 @@ pub struct Stats {
     pub kernel_drops: Option<u64>,
     /// Frames a capture thread could not hand to the writer (its queue was full).
     pub channel_drops: u64,
+    /// Frames kept but lost to the output: in its buffer or queue when a write failed
+    /// (a full disk), so not in the file. Not counted in `frames_written`.
+    pub output_lost: u64,
     /// GRE sequence accounting over all senders (see [`crate::seq`]).
     pub seq_lost: u64,
     pub seq_reordered: u64,
@@ -39,6 +42,12 @@ pub struct Stats {
     pub seq_untracked: u64,
     /// Packets of sessions beyond the session table's cap: written, not tracked.
     pub sessions_over_limit: u64,
+    /// Outer packets the receiving interface had merged with GRO (several mirrored
+    /// frames glued into one; live rings only).
+    pub gro_merged: u64,
+    /// TCP connections the text printer forgot to stay within its table's bound
+    /// (their next segments print absolute sequence numbers).
+    pub text_tcp_evictions: u64,
     skipped: BTreeMap<SkipCause, u64>,
     notes: [u64; Note::ALL.len()],
 }
@@ -72,12 +81,15 @@ impl Stats {
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
         };
         self.channel_drops += other.channel_drops;
+        self.output_lost += other.output_lost;
         self.seq_lost += other.seq_lost;
         self.seq_reordered += other.seq_reordered;
         self.seq_duplicate += other.seq_duplicate;
         self.seq_restarts += other.seq_restarts;
         self.seq_untracked += other.seq_untracked;
         self.sessions_over_limit += other.sessions_over_limit;
+        self.gro_merged += other.gro_merged;
+        self.text_tcp_evictions += other.text_tcp_evictions;
         for (cause, n) in &other.skipped {
             *self.skipped.entry(*cause).or_default() += n;
         }
@@ -161,6 +173,9 @@ impl Stats {
         if self.seq_untracked > 0 {
             let _ = writeln!(s, "  note seq-untracked: {}", self.seq_untracked);
         }
+        if self.text_tcp_evictions > 0 {
+            let _ = writeln!(s, "  note text-tcp-evictions: {}", self.text_tcp_evictions);
+        }
         if self.sessions_over_limit > 0 {
             let _ = writeln!(
                 s,
@@ -168,11 +183,21 @@ impl Stats {
                 self.sessions_over_limit
             );
         }
+        if self.gro_merged > 0 {
+            let _ = writeln!(s, "  note gro-merged: {}", self.gro_merged);
+        }
         if self.channel_drops > 0 {
             let _ = writeln!(
                 s,
                 "spandump: {} frames dropped: the writer fell behind",
                 self.channel_drops
+            );
+        }
+        if self.output_lost > 0 {
+            let _ = writeln!(
+                s,
+                "spandump: {} frames lost to the output: not in the file, which failed",
+                self.output_lost
             );
         }
         if let Some(drops) = self.kernel_drops {

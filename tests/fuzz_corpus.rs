@@ -99,6 +99,9 @@ fn fuzz_corpora_and_regressions() {
             let _ = harness::bpf_program(b);
         }),
         ("udp_mirror", |b: &[u8]| drop(harness::udp_mirror(b))),
+        ("text_printer", |b: &[u8]| {
+            harness::text_printer(b);
+        }),
     ];
     // A new fuzz target must be added here, or its corpus is never replayed.
     let mut on_disk: Vec<String> = files_in(&fuzz.join("fuzz_targets"))
@@ -164,5 +167,18 @@ fn ring_block_seeds_hold_packets() {
     for (seed, want) in [("seed-erspan2", 4), ("seed-erspan3", 2), ("seed-gretap", 6)] {
         let packets = harness::ring_block(&fs::read(dir.join(seed)).unwrap());
         assert_eq!(packets, want, "{seed}");
+    }
+}
+
+/// The text_printer seeds are inner frames the printer decodes: each prints text in
+/// every mode (a seed of garbage would leave the fuzzer far from the printers).
+#[test]
+fn text_printer_seeds_print_every_mode() {
+    let seeds = files_in(&root().join("fuzz/corpus/text_printer"));
+    assert!(seeds.len() >= 20, "{} seeds", seeds.len());
+    for seed in seeds {
+        let printed = harness::text_printer(&fs::read(&seed).unwrap());
+        // 32 modes, two lines each, each well over 20 bytes.
+        assert!(printed > 64 * 20, "{}: {printed} bytes", seed.display());
     }
 }

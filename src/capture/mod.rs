@@ -8,6 +8,7 @@
 
 pub mod bpf;
 pub mod file;
+pub mod gro;
 pub mod raw_socket;
 pub mod ring;
 pub mod sys;
@@ -79,6 +80,11 @@ pub trait Source {
     fn kernel_drops(&self) -> Option<u64> {
         None
     }
+
+    /// Packets the receiving interface merged with GRO (AF_PACKET rings only).
+    fn gro_merged(&self) -> u64 {
+        0
+    }
 }
 
 impl Source for FileSource {
@@ -126,3 +132,34 @@ fn open_hint(e: &std::io::Error) -> &'static str {
 pub use file::{CaptureError, FileSource};
 pub use raw_socket::{ListenOptions, RawGreSocket, SocketError};
 pub use ring::{RingError, RingOptions, RingSource};
+
+/// Watches that the `--listen` address is still local: a mirror sent to an address the
+/// host gave up can no longer arrive, and a capture must not idle on silently.
+#[derive(Debug)]
+struct AddressWatch {
+    addr: std::net::IpAddr,
+    next_check: std::time::Instant,
+}
+
+impl AddressWatch {
+    /// Looked at most this often (a `getifaddrs` each time).
+    const PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn new(addr: std::net::IpAddr) -> AddressWatch {
+        AddressWatch {
+            addr,
+            next_check: std::time::Instant::now() + Self::PERIOD,
+        }
+    }
+
+    /// The interfaces holding the address now, when a check is due and the list could
+    /// be read; `None` otherwise.
+    fn holders(&mut self) -> Option<Vec<String>> {
+        let now = std::time::Instant::now();
+        if now < self.next_check {
+            return None;
+        }
+        self.next_check = now + Self::PERIOD;
+        sys::interfaces_with_address(self.addr).ok()
+    }
+}

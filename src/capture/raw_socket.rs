@@ -11,7 +11,7 @@
 
 use super::bpf;
 use super::sys::{self, RecvBatch};
-use super::{OuterFrame, Received, Source, open_hint, reason};
+use super::{AddressWatch, OuterFrame, Received, Source, open_hint, reason};
 use crate::wire::LinkType;
 use crate::{Timestamp, TsPrecision};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -61,6 +61,11 @@ pub enum SocketError {
     },
     #[error("cannot receive on raw GRE socket {addr}: {cause}")]
     Recv { addr: IpAddr, cause: io::Error },
+    #[error(
+        "{addr} is no longer an address of this host (removed, or its interface went \
+         away): the mirror sent to it cannot arrive here any more (see `ip addr`)"
+    )]
+    AddressGone { addr: IpAddr },
 }
 
 fn bind_hint(addr: &IpAddr, e: &io::Error) -> String {
@@ -89,6 +94,8 @@ pub struct RawGreSocket {
     drops: u64,
     /// Receive buffer the kernel granted (bytes, as `SO_RCVBUF` reads it).
     recv_buffer: usize,
+    /// The bound address must stay local.
+    watch: AddressWatch,
 }
 
 impl RawGreSocket {
@@ -133,6 +140,7 @@ impl RawGreSocket {
             stop_at: None,
             drops: 0,
             recv_buffer,
+            watch: AddressWatch::new(addr),
         })
     }
 
@@ -272,6 +280,9 @@ impl Source for RawGreSocket {
                     cause,
                 })?;
             if !ready {
+                if self.watch.holders().is_some_and(|h| h.is_empty()) {
+                    return Err(SocketError::AddressGone { addr: self.addr });
+                }
                 // Nothing for a whole wait (or a signal): the consumer may look at its
                 // stop flag and flush again.
                 return Ok(Some(Received::Idle));

@@ -20,8 +20,9 @@
 //! a GRE header holds.
 
 use super::bpf::{self, BpfError, Framing};
+use super::gro::{self, GroDetector};
 use super::sys::{self, Readiness, RingRequest, RxRing, UserBlock};
-use super::{OuterFrame, Received, Source, open_hint, reason};
+use super::{AddressWatch, OuterFrame, Received, Source, open_hint, reason};
 use crate::wire::LinkType;
 use crate::{Timestamp, TsPrecision};
 use socket2::{Domain, Socket, Type};
@@ -334,6 +335,15 @@ pub enum RingError {
     },
     #[error("cannot receive on {interface}: {cause}")]
     Recv { interface: String, cause: io::Error },
+    #[error("{interface} went down: nothing more can be captured on it")]
+    InterfaceDown { interface: String },
+    #[error("{interface} disappeared: the interface was deleted")]
+    InterfaceGone { interface: String },
+    #[error(
+        "{addr} is no longer an address of {interface}: the mirror sent to it cannot \
+         arrive here any more (see `ip addr`)"
+    )]
+    AddressGone { addr: IpAddr, interface: String },
 }
 
 fn ring_hint(e: &io::Error) -> &'static str {
@@ -609,6 +619,10 @@ pub struct RingSource {
     last_corruption: Option<BlockError>,
     /// The kernel's counters, accumulated (reading them resets them in the kernel).
     kernel: Cell<(u64, u64, u64)>,
+    /// `--listen`: the address must stay on this interface.
+    address: Option<AddressWatch>,
+    /// Packets the interface merged with GRO.
+    gro: GroDetector,
 }
 
 impl RingSource {
@@ -747,6 +761,15 @@ impl RingSource {
             counters: RingCounters::default(),
             last_corruption: None,
             kernel: Cell::new((0, 0, 0)),
+            gro: GroDetector::new(
+                &options.interface,
+                link,
+                gro::interface_mtu(&options.interface),
+            ),
+            address: match options.destinations[..] {
+                [addr] => Some(AddressWatch::new(addr)),
+                _ => None,
+            },
         })
     }
 
@@ -811,6 +834,7 @@ impl RingSource {
                 }
                 Ok(Some(p)) => {
                     self.counters.frames += 1;
+                    self.gro.observe(&p);
                     if p.status & libc::TP_STATUS_VLAN_VALID != 0 {
                         self.counters.vlan_offloaded += 1;
                     }
@@ -824,6 +848,9 @@ impl RingSource {
             }
             self.finish_block();
         }
+        // Between blocks, busy or idle: mirror packets to an address given up would
+        // still arrive here.
+        self.check_address()?;
         if let Some(block) = self.ring.take(self.next_block) {
             self.idle_reported = false;
             match BlockCursor::new(block.bytes()) {
@@ -865,11 +892,37 @@ impl RingSource {
             // Nothing for a whole wait (or a signal): the consumer may flush again.
             Readiness::Timeout => Ok(Step::Idle),
             Readiness::Error => match self.socket.take_error().map_err(recv_error)? {
-                // The interface went down: its frames come back when it comes up.
-                Some(e) if e.raw_os_error() == Some(libc::ENETDOWN) => Ok(Step::Idle),
+                // The kernel unhooks the socket when its interface goes down or is
+                // deleted: nothing would arrive any more (tcpdump stops too).
+                Some(e) if e.raw_os_error() == Some(libc::ENETDOWN) => Err(self.went_away()),
                 Some(e) => Err(recv_error(e)),
                 None => Ok(Step::Idle),
             },
+        }
+    }
+
+    /// `--listen`: the address must still be on this interface (checked at most once
+    /// a second).
+    fn check_address(&mut self) -> Result<(), RingError> {
+        if let Some(watch) = &mut self.address
+            && let Some(holders) = watch.holders()
+            && !holders.contains(&self.interface)
+        {
+            return Err(RingError::AddressGone {
+                addr: watch.addr,
+                interface: self.interface.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Why the interface stopped delivering: deleted (its index is gone or another
+    /// interface's), or down.
+    fn went_away(&self) -> RingError {
+        let interface = self.interface.clone();
+        match sys::interface_index(&self.interface) {
+            Ok(index) if index == self.ifindex => RingError::InterfaceDown { interface },
+            _ => RingError::InterfaceGone { interface },
         }
     }
 }
@@ -923,6 +976,10 @@ impl Source for RingSource {
 
     fn precision(&self) -> TsPrecision {
         TsPrecision::Nano
+    }
+
+    fn gro_merged(&self) -> u64 {
+        self.gro.merged()
     }
 
     fn is_live(&self) -> bool {

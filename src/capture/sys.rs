@@ -373,9 +373,8 @@ pub enum DropPrivilegesError {
     },
 }
 
-/// Becomes `user` (its uid, gid and supplementary groups), as tcpdump's `-Z` does.
-/// Already open sockets and files stay usable.
-pub fn drop_privileges(user: &str) -> Result<(), DropPrivilegesError> {
+/// The uid and primary gid of `user` (the password database).
+pub fn user_ids(user: &str) -> Result<(u32, u32), DropPrivilegesError> {
     let no_user = || DropPrivilegesError::NoSuchUser {
         user: user.to_owned(),
     };
@@ -398,7 +397,16 @@ pub fn drop_privileges(user: &str) -> Result<(), DropPrivilegesError> {
     if rc != 0 || result.is_null() {
         return Err(no_user());
     }
-    let (uid, gid) = (pwd.pw_uid, pwd.pw_gid);
+    Ok((pwd.pw_uid, pwd.pw_gid))
+}
+
+/// Becomes `user` (its uid, gid and supplementary groups), as tcpdump's `-Z` does.
+/// Already open sockets and files stay usable.
+pub fn drop_privileges(user: &str) -> Result<(), DropPrivilegesError> {
+    let (uid, gid) = user_ids(user)?;
+    let name = CString::new(user).map_err(|_| DropPrivilegesError::NoSuchUser {
+        user: user.to_owned(),
+    })?;
     let call = |what: &'static str, rc: libc::c_int| {
         if rc == 0 {
             Ok(())

@@ -3,6 +3,7 @@
 //! Sinks know frames and their decapsulation metadata, never sockets or files they
 //! came from. [`Writer`] is the one entry point the pipeline uses.
 
+pub mod output;
 pub mod pcap;
 pub mod pcapng;
 pub mod text;
@@ -14,8 +15,10 @@ use crate::wire::erspan::Direction;
 use crate::{Timestamp, TsPrecision};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write as _};
 use std::net::IpAddr;
+
+pub use output::{Ledger, Loss, OUTPUT_BUFFER, Output, output, output_file};
 
 /// LINKTYPE_ETHERNET: every output frame is Ethernet (raw IP gets a synthesized header).
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -33,19 +36,6 @@ pub enum Format {
     Pcap,
     PcapNg,
     Text,
-}
-
-/// The byte stream under a writer: a large buffer over a file or stdout. The buffer
-/// is concrete so that the per-frame writes inline into it; only its refills go
-/// through the trait object.
-pub type Output = BufWriter<Box<dyn Write + Send>>;
-
-/// Output buffer size: large writes, few system calls.
-pub const OUTPUT_BUFFER: usize = 1 << 20;
-
-/// Wraps a file, stdout or any byte sink in the output buffer.
-pub fn output(w: impl Write + Send + 'static) -> Output {
-    BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(w))
 }
 
 /// One inner frame to write: the bytes to store (`head` then `data`, already cut to
@@ -88,6 +78,11 @@ pub struct SessionInterfaces {
     /// Frames of sessions past the session table's bound.
     other: Option<u32>,
     last_ts: Timestamp,
+    /// Per interface of this file: its session (`None`: the other sessions), frames
+    /// written and sequence losses charged to them.
+    counts: Vec<(Option<SessionKey>, u64, u64)>,
+    /// The same counts from the files a rotation closed before this one.
+    earlier: HashMap<Option<SessionKey>, (u64, u64)>,
 }
 
 impl SessionInterfaces {
@@ -103,6 +98,7 @@ impl SessionInterfaces {
                 Some("sessions past spandump's session table bound"),
             )?;
             self.other = Some(id);
+            self.counts.push((None, 0, 0));
             return Ok(id);
         };
         if let Some((last, id)) = &self.last
@@ -120,6 +116,7 @@ impl SessionInterfaces {
                     Some(&key.description(&r.decap.encap)),
                 )?;
                 self.interfaces.insert(*key, id);
+                self.counts.push((Some(*key), 0, 0));
                 id
             }
         };
@@ -133,7 +130,39 @@ impl SessionInterfaces {
         let opts = epb_options(r, &mut comment);
         self.last_ts = r.ts;
         self.writer
-            .write_frame(iface, r.ts, r.orig_len, r.head, r.data, &opts)
+            .write_frame(iface, r.ts, r.orig_len, r.head, r.data, &opts)?;
+        if let Some((_, frames, lost)) = self.counts.get_mut(iface as usize) {
+            *frames += 1;
+            *lost += u64::from(r.dropcount);
+        }
+        Ok(())
+    }
+
+    /// The end of a file a rotation closes: one statistics block per interface of the
+    /// file, with the session's counts since the capture started (frames written to
+    /// this file and the earlier ones, losses charged to them).
+    fn finish_file(&mut self) -> io::Result<()> {
+        for (id, (key, frames, lost)) in self.counts.iter().enumerate() {
+            let (frames_before, lost_before) = self.earlier.get(key).copied().unwrap_or((0, 0));
+            self.writer.write_interface_stats(
+                id as u32,
+                self.last_ts,
+                Some(frames_before + frames),
+                Some(lost_before + lost),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Takes over the counts of the file before this one.
+    fn carry_from(&mut self, before: &mut SessionInterfaces) {
+        self.earlier = std::mem::take(&mut before.earlier);
+        for (key, frames, lost) in before.counts.drain(..) {
+            let total = self.earlier.entry(key).or_default();
+            total.0 += frames;
+            total.1 += lost;
+        }
+        self.last_ts = before.last_ts;
     }
 
     /// One statistics block per session written: frames written, and packets its
@@ -219,6 +248,8 @@ impl Writer {
                 last: None,
                 other: None,
                 last_ts: Timestamp::new(0, 0),
+                counts: Vec::new(),
+                earlier: HashMap::new(),
             })),
             Format::Text => Writer::Text {
                 printer: text::TextPrinter::new(text),
@@ -236,6 +267,14 @@ impl Writer {
         }
     }
 
+    /// TCP connections the text printer forgot (0 for capture files).
+    pub fn text_tcp_evictions(&self) -> u64 {
+        match self {
+            Writer::Text { printer, .. } => printer.tcp_evictions(),
+            Writer::Pcap(_) | Writer::PcapNg(_) => 0,
+        }
+    }
+
     /// The end of the output: per-session statistics (pcapng). Does not flush.
     pub fn finish(&mut self, sessions: &[Session]) -> io::Result<()> {
         match self {
@@ -249,6 +288,41 @@ impl Writer {
             Writer::Pcap(w) => w.flush(),
             Writer::PcapNg(w) => w.writer.flush(),
             Writer::Text { out, .. } => out.flush(),
+        }
+    }
+
+    /// The end of a file a rotation closes: per-session statistics (pcapng) as of
+    /// now. Does not flush.
+    pub fn finish_file(&mut self) -> io::Result<()> {
+        match self {
+            Writer::PcapNg(w) => w.finish_file(),
+            Writer::Pcap(_) | Writer::Text { .. } => Ok(()),
+        }
+    }
+
+    /// Takes over what the writer of the previous file (`before`) counted, so that the
+    /// statistics of later files cover the whole capture.
+    pub fn carry_from(&mut self, before: &mut Writer) {
+        if let (Writer::PcapNg(w), Writer::PcapNg(b)) = (self, before) {
+            w.carry_from(b);
+        }
+    }
+
+    /// The byte stream under the writer.
+    pub fn output(&self) -> &Output {
+        match self {
+            Writer::Pcap(w) => w.get_ref(),
+            Writer::PcapNg(w) => w.writer.get_ref(),
+            Writer::Text { out, .. } => out,
+        }
+    }
+
+    /// Gives back the byte stream, without flushing it.
+    pub fn into_output(self) -> Output {
+        match self {
+            Writer::Pcap(w) => w.into_inner(),
+            Writer::PcapNg(w) => w.writer.into_inner(),
+            Writer::Text { out, .. } => out,
         }
     }
 }

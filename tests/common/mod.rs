@@ -11,6 +11,8 @@
 #[path = "gen.rs"]
 pub mod capgen;
 
+/// Application-layer frames for the text printer's comparison with tcpdump.
+pub mod apps;
 /// VXLAN / GENEVE builders on top of the capture generator.
 #[path = "gen_cloud.rs"]
 pub mod cloudgen;

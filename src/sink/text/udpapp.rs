@@ -1,0 +1,409 @@
+//! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
+//! RIPv2 routes), and without `-v` NTP (123), syslog (514), BOOTP / DHCP (67, 68) and
+//! DHCPv6 (546, 547). With `-v` those still print `UDP, length N` (tcpdump's verbose
+//! layouts are not written yet), except syslog's ` (invalid)`.
+//!
+//! It must never panic, read past the captured bytes, or allocate; the one string from
+//! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
+
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+
+use super::line::{Line, Mac};
+
+pub(super) const PORT_NTP: u16 = 123;
+pub(super) const PORT_SYSLOG: u16 = 514;
+pub(super) const PORT_HSRP: u16 = 1985;
+pub(super) const PORT_BOOTPS: u16 = 67;
+pub(super) const PORT_BOOTPC: u16 = 68;
+pub(super) const PORT_RIP: u16 = 520;
+pub(super) const PORT_DHCP6_CLIENT: u16 = 546;
+pub(super) const PORT_DHCP6_SERVER: u16 = 547;
+
+/// BOOTP (RFC 951): op, htype, hlen, ..., chaddr at 28.
+const BOOTP_CHADDR: usize = 28;
+
+/// HSRP (RFC 2281): version, op code, state, hello time, hold time, priority, group,
+/// reserved, 8 bytes of authentication data, virtual address.
+const HSRP_LEN: usize = 20;
+const HSRP_AUTH: usize = 8;
+const HSRP_VIRTUAL_ADDR: usize = 16;
+
+/// tcpdump's `unsigned_relts_print`: `1m30s`.
+struct RelTime(u32);
+
+impl core::fmt::Display for RelTime {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const UNITS: [(u32, &str); 6] = [
+            (31_536_000, "y"),
+            (604_800, "w"),
+            (86_400, "d"),
+            (3600, "h"),
+            (60, "m"),
+            (1, "s"),
+        ];
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        let mut secs = self.0;
+        for (unit, name) in UNITS {
+            if secs >= unit {
+                write!(f, "{}{name}", secs / unit)?;
+                secs %= unit;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Line<'_, W> {
+    /// tcpdump's `hsrp_print`; `len` is the UDP payload length.
+    pub(super) fn hsrp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
+        let Some(&version) = data.first() else {
+            return self.out.write_all(b" [|hsrp]");
+        };
+        write!(self.out, "HSRPv{version}")?;
+        if version != 0 {
+            return Ok(());
+        }
+        let Some(h) = data.get(..HSRP_LEN) else {
+            return self.out.write_all(b" [|hsrp]");
+        };
+        let op = match h[1] {
+            0 => "hello",
+            1 => "coup",
+            2 => "resign",
+            _ => "",
+        };
+        if op.is_empty() {
+            write!(self.out, "-unknown ({}) ", h[1])?;
+        } else {
+            write!(self.out, "-{op} ")?;
+        }
+        write!(self.out, "{len}: ")?;
+        let state = match h[2] {
+            0 => "initial",
+            1 => "learn",
+            2 => "listen",
+            4 => "speak",
+            8 => "standby",
+            16 => "active",
+            _ => "",
+        };
+        if state.is_empty() {
+            write!(self.out, "state=Unknown ({}) ", h[2])?;
+        } else {
+            write!(self.out, "state={state} ")?;
+        }
+        write!(self.out, "group={} ", h[6])?;
+        if h[7] != 0 {
+            write!(self.out, "[reserved={}!] ", h[7])?;
+        }
+        let addr = Ipv4Addr::new(
+            h[HSRP_VIRTUAL_ADDR],
+            h[HSRP_VIRTUAL_ADDR + 1],
+            h[HSRP_VIRTUAL_ADDR + 2],
+            h[HSRP_VIRTUAL_ADDR + 3],
+        );
+        write!(self.out, "addr={addr}")?;
+        if self.verbose() {
+            write!(
+                self.out,
+                " hellotime={} holdtime={} priority={} auth=\"",
+                RelTime(u32::from(h[3])),
+                RelTime(u32::from(h[4])),
+                h[5]
+            )?;
+            // tcpdump's nd_printjnp: up to the first NUL.
+            for &c in h[8..8 + HSRP_AUTH].iter().take_while(|&&c| c != 0) {
+                self.escaped_char(c)?;
+            }
+            self.out.write_all(b"\"")?;
+        }
+        Ok(())
+    }
+
+    /// tcpdump's `bootp_print` without `-v`: `BOOTP/DHCP, Request from MAC, length N`.
+    pub(super) fn bootp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
+        let (Some(&op), Some(&htype), Some(&hlen)) = (data.first(), data.get(1), data.get(2))
+        else {
+            return self.out.write_all(b"BOOTP/DHCP [|bootp]");
+        };
+        match op {
+            1 => self.out.write_all(b"BOOTP/DHCP, Request")?,
+            2 => self.out.write_all(b"BOOTP/DHCP, Reply")?,
+            other => write!(self.out, "BOOTP/DHCP, unknown (0x{other:02x})")?,
+        }
+        if htype == 1 && hlen == 6 && op == 1 {
+            let Some(mac) = data.get(BOOTP_CHADDR..BOOTP_CHADDR + 6) else {
+                return self.out.write_all(b" [|bootp]");
+            };
+            write!(self.out, " from {}", Mac(mac))?;
+        }
+        write!(self.out, ", length {len}")
+    }
+
+    /// tcpdump's `rip_print` without `-v`: `RIPv2, Response, length: 84`.
+    pub(super) fn rip(&mut self, data: &[u8], len: usize) -> io::Result<()> {
+        let (Some(&cmd), Some(&version)) = (data.first(), data.get(1)) else {
+            return self.out.write_all(b" [|rip]");
+        };
+        if len < 4 {
+            return self.out.write_all(b" [|rip]");
+        }
+        if self.verbose() {
+            self.out.write_all(b"\n\t")?;
+        }
+        write!(self.out, "RIPv{version}, ")?;
+        match cmd {
+            1 => self.out.write_all(b"Request")?,
+            2 => self.out.write_all(b"Response")?,
+            3 => self.out.write_all(b"Trace on")?,
+            4 => self.out.write_all(b"Trace off")?,
+            5 => self.out.write_all(b"Poll")?,
+            6 => self.out.write_all(b"Poll Entry")?,
+            other => write!(self.out, "unknown command ({other})")?,
+        }
+        write!(self.out, ", length: {len}")?;
+        // tcpdump -v: RIPv2 routes (authentication entries and RIPv1 routes are not
+        // written yet).
+        if !self.verbose() || version != 2 || !matches!(cmd, 1 | 2) {
+            return Ok(());
+        }
+        write!(self.out, ", routes: {} or less", (len - 4) / 20)?;
+        let mut at = 4;
+        while at < len {
+            if len - at < 20 {
+                return self.out.write_all(b" (invalid)");
+            }
+            let Some(e) = data.get(at..at + 20) else {
+                return self.out.write_all(b" [|rip]");
+            };
+            let family = u16::from_be_bytes([e[0], e[1]]);
+            if family == 0xFFFF {
+                return Ok(());
+            }
+            let dest = Ipv4Addr::new(e[4], e[5], e[6], e[7]).to_string();
+            let mask = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
+            let plen: i32 = if mask.leading_ones() + mask.trailing_zeros() == 32 || mask == 0 {
+                mask.leading_ones() as i32
+            } else {
+                -1
+            };
+            let tag = u16::from_be_bytes([e[2], e[3]]);
+            let metric = u32::from_be_bytes([e[16], e[17], e[18], e[19]]);
+            match family {
+                2 => self.out.write_all(b"\n\t  AFI IPv4, ")?,
+                other => write!(self.out, "\n\t  AFI {other}, ")?,
+            }
+            write!(
+                self.out,
+                "{dest:>15}/{plen:<2}, tag 0x{tag:04x}, metric: {metric}, next-hop: "
+            )?;
+            let router = Ipv4Addr::new(e[12], e[13], e[14], e[15]);
+            if router.is_unspecified() {
+                self.out.write_all(b"self")?;
+            } else {
+                write!(self.out, "{router}")?;
+            }
+            at += 20;
+        }
+        // tcpdump -vv: the whole message in hex as well.
+        if self.opts.verbose > 1 {
+            self.hex_words(b"\n\t", data.get(..len).unwrap_or(data))?;
+        }
+        Ok(())
+    }
+
+    /// tcpdump's `dhcp6_print` without `-v`: `dhcp6 solicit`.
+    pub(super) fn dhcp6(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.write_all(b"dhcp6")?;
+        let Some(&kind) = data.first().filter(|_| data.len() >= 4) else {
+            return self.out.write_all(b" [|dhcp6]");
+        };
+        let name = match kind {
+            1 => "solicit",
+            2 => "advertise",
+            3 => "request",
+            4 => "confirm",
+            5 => "renew",
+            6 => "rebind",
+            7 => "reply",
+            8 => "release",
+            9 => "decline",
+            10 => "reconfigure",
+            11 => "inf-req",
+            12 => "relay-fwd",
+            13 => "relay-reply",
+            14 => "leasequery",
+            15 => "leasequery-reply",
+            _ => return write!(self.out, " msgtype-{kind}"),
+        };
+        write!(self.out, " {name}")
+    }
+
+    /// tcpdump's `ntp_print` without `-v`: `NTPv4, Client, length 48`.
+    pub(super) fn ntp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
+        let Some(&status) = data.first() else {
+            return self.out.write_all(b" [|ntp]");
+        };
+        let mode = match status & 0x07 {
+            0 => "unspecified",
+            1 => "symmetric active",
+            2 => "symmetric passive",
+            3 => "Client",
+            4 => "Server",
+            5 => "Broadcast",
+            6 => "Control Message",
+            _ => "Reserved",
+        };
+        write!(
+            self.out,
+            "NTPv{}, {mode}, length {len}",
+            (status >> 3) & 0x07
+        )
+    }
+
+    /// tcpdump's `syslog_print` without `-v`: `SYSLOG daemon.info, length: 80`, or
+    /// ` (invalid)` when the message does not start with `<PRI>`. Returns false for a
+    /// valid message with `-v` (not written yet).
+    pub(super) fn syslog(&mut self, data: &[u8], len: usize) -> io::Result<bool> {
+        const FACILITIES: [&str; 24] = [
+            "kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+            "authpriv", "ftp", "ntp", "security", "console", "cron", "local0", "local1", "local2",
+            "local3", "local4", "local5", "local6", "local7",
+        ];
+        const SEVERITIES: [&str; 8] = [
+            "emergency",
+            "alert",
+            "critical",
+            "error",
+            "warning",
+            "notice",
+            "info",
+            "debug",
+        ];
+        let mut at = 0;
+        let byte = |at: usize| data.get(at).copied();
+        match byte(at) {
+            None => {
+                self.out.write_all(b" [|syslog]")?;
+                return Ok(true);
+            }
+            Some(b'<') => at += 1,
+            Some(_) => {
+                self.out.write_all(b" (invalid)")?;
+                return Ok(true);
+            }
+        }
+        let mut pri: u32 = 0;
+        while at <= 3 {
+            match byte(at) {
+                Some(d @ b'0'..=b'9') => {
+                    pri = pri * 10 + u32::from(d - b'0');
+                    at += 1;
+                }
+                _ => break,
+            }
+        }
+        match byte(at) {
+            None => {
+                self.out.write_all(b" [|syslog]")?;
+                return Ok(true);
+            }
+            Some(b'>') => {}
+            Some(_) => {
+                self.out.write_all(b" (invalid)")?;
+                return Ok(true);
+            }
+        }
+        if self.verbose() {
+            return Ok(false);
+        }
+        let (facility, severity) = ((pri & 0x03F8) >> 3, pri & 0x07);
+        match FACILITIES.get(facility as usize) {
+            Some(name) => write!(self.out, "SYSLOG {name}.")?,
+            None => write!(self.out, "SYSLOG unknown ({facility}).")?,
+        }
+        write!(self.out, "{}, length: {len}", SEVERITIES[severity as usize])?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::RelTime;
+
+    fn udp_frame(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([10, 200, 101, 2], [224, 0, 0, 2], 1)
+            .udp(sport, dport)
+            .write(&mut frame, payload)
+            .unwrap();
+        frame
+    }
+
+    /// tcpdump-erspan-type-ii-2.pcap: an HSRPv0 hello from the active router.
+    #[test]
+    fn hsrp_hello() {
+        let mut h = vec![0, 0, 16, 1, 3, 105, 254, 0];
+        h.extend_from_slice(b"cisco\0\0\0");
+        h.extend_from_slice(&[10, 200, 101, 1]);
+        let frame = udp_frame(1985, 1985, &h);
+        assert!(
+            line(&gretap(&frame))
+                .ends_with("1985: HSRPv0-hello 20: state=active group=254 addr=10.200.101.1\n")
+        );
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        assert!(
+            line_with(v, &gretap(&frame)).ends_with(
+                "addr=10.200.101.1 hellotime=1s holdtime=3s priority=105 auth=\"cisco\"\n"
+            )
+        );
+    }
+
+    #[test]
+    fn bootp_rip_dhcp6() {
+        let mut bootp = vec![1, 1, 6, 0];
+        bootp.resize(28, 0);
+        bootp.extend_from_slice(&[0x00, 0x50, 0x56, 0, 0, 7]);
+        bootp.resize(300, 0);
+        let frame = udp_frame(68, 67, &bootp);
+        assert!(
+            line(&gretap(&frame))
+                .ends_with(": BOOTP/DHCP, Request from 00:50:56:00:00:07, length 300\n")
+        );
+        let frame = udp_frame(520, 520, &[2, 2, 0, 0, 0, 2]);
+        assert!(line(&gretap(&frame)).ends_with(": RIPv2, Response, length: 6\n"));
+        // zeek-gre-within-gre.pcap: one route, as tcpdump -v shows it.
+        let mut rip = vec![2, 2, 0, 0, 0, 2, 0, 0, 192, 168, 1, 0, 255, 255, 255, 0];
+        rip.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        assert!(line_with(v, &gretap(&udp_frame(520, 520, &rip))).ends_with(
+            ".520: \n\tRIPv2, Response, length: 24, routes: 1 or less\n\t  AFI IPv4,     \
+             192.168.1.0/24, tag 0x0000, metric: 1, next-hop: self\n"
+        ));
+        let frame = udp_frame(546, 547, &[1, 0x8e, 0x86, 0x6d]);
+        assert!(line(&gretap(&frame)).ends_with(": dhcp6 solicit\n"));
+    }
+
+    #[test]
+    fn ntp_syslog_and_times() {
+        let frame = udp_frame(123, 123, &[0x23; 48]);
+        assert!(line(&gretap(&frame)).ends_with(": NTPv4, Client, length 48\n"));
+        let frame = udp_frame(12345, 514, b"EVIL");
+        assert!(line(&gretap(&frame)).ends_with(".514:  (invalid)\n"));
+        let frame = udp_frame(12345, 514, b"<30>Dec  6 sshd: hi");
+        assert!(line(&gretap(&frame)).ends_with(": SYSLOG daemon.info, length: 19\n"));
+        assert_eq!(RelTime(90061).to_string(), "1d1h1m1s");
+        assert_eq!(RelTime(0).to_string(), "0s");
+    }
+}

@@ -1,0 +1,292 @@
+//! The writer side of a run: kept frames go to the configured format on the spot.
+//!
+//! [`DirectWriter`] starts the output lazily (a file's timestamp precision is known
+//! only after its first packet), counts a frame as written once the writer took it,
+//! and keeps a [`Ledger`] of where each record ends, so that when the output fails
+//! (a full disk, an I/O error) the count of written frames is taken back to those
+//! that reached the file, the rest are counted as lost to the output, and the file
+//! is cut after its last complete record.
+//!
+//! With `-C` / `-G` it starts a new file before a frame when the [`Rotator`] says so:
+//! the old file gets its end (pcapng statistics blocks) and is flushed and closed
+//! before the `-z` command runs on it; the new one starts with its own header, so
+//! every file is a complete capture and no frame is split or lost at a rotation.
+//!
+//! It must never count a frame as written that did not reach the output, write
+//! after an output error, or decide what is kept: that is the decoder's business.
+
+use crate::TsPrecision;
+use crate::bpf::Expression;
+use crate::pipeline::{Config, Emit, RunError};
+use crate::rotate::{Decision, Rotator};
+use crate::sessions::Session;
+use crate::sink::{self, Format, Ledger, Output, Record, Writer};
+use crate::stats::Stats;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// Writes kept frames on the spot, in the configured format; starts the output lazily
+/// (for files, once the input's timestamp precision is known).
+pub struct DirectWriter<'c> {
+    config: &'c Config,
+    writer: Option<Writer>,
+    /// The output stream until the writer is started with the input's precision.
+    output: Option<Output>,
+    /// Where the records in the output buffer end.
+    ledger: Ledger,
+    done: bool,
+    /// `-C` / `-G`: when to start a new file, and its name.
+    rotator: Option<Rotator>,
+    /// The output's name in messages (the current file's, with rotation).
+    name: String,
+    /// The timestamp precision the writer was started with (for the next files).
+    precision: TsPrecision,
+}
+
+impl<'c> DirectWriter<'c> {
+    pub fn new(config: &'c Config, output: Output) -> DirectWriter<'c> {
+        DirectWriter {
+            config,
+            writer: None,
+            output: Some(output),
+            ledger: Ledger::default(),
+            done: false,
+            rotator: None,
+            name: config.destination.name(),
+            precision: TsPrecision::Micro,
+        }
+    }
+
+    /// A writer whose first file is `output`, opened as `rotator.current()`, and whose
+    /// next files the rotator names.
+    pub fn rotating(config: &'c Config, output: Output, rotator: Rotator) -> DirectWriter<'c> {
+        DirectWriter {
+            name: rotator.current().display().to_string(),
+            rotator: Some(rotator),
+            ..DirectWriter::new(config, output)
+        }
+    }
+
+    /// Starts the writer once the input's timestamp precision is known. Leaves no
+    /// writer when the pipe closed at once.
+    fn start_writer(&mut self, precision: TsPrecision, stats: &mut Stats) -> Result<(), RunError> {
+        let precision = if self.config.nano {
+            TsPrecision::Nano
+        } else {
+            precision
+        };
+        let Some(output) = self.output.take() else {
+            return Ok(());
+        };
+        self.precision = precision;
+        match Writer::open(
+            self.config.format,
+            output,
+            self.config.snaplen,
+            precision,
+            self.config.text,
+            self.config.expression.as_ref().map(Expression::text),
+        ) {
+            Ok(writer) => {
+                self.ledger.record(writer.output(), false);
+                self.writer = Some(writer);
+                Ok(())
+            }
+            Err(e) => self.failed(e, stats),
+        }
+    }
+
+    /// Whether a frame given now would be written (the output is not done, and this
+    /// run writes frames at all).
+    pub fn wants_frames(&self) -> bool {
+        !self.config.list_sessions && !self.done
+    }
+
+    /// Ends the output after `error`. A closed pipe (the reader went away) is a clean
+    /// stop; any other error takes the frames that did not reach the output off the
+    /// written count, counts them as lost to the output, cuts a file after its last
+    /// complete record, and ends the run with a message naming the output.
+    fn failed(&mut self, error: io::Error, stats: &mut Stats) -> Result<(), RunError> {
+        self.done = true;
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        if let Some(writer) = self.writer.take() {
+            let loss = std::mem::take(&mut self.ledger).fail(writer.into_output());
+            stats.frames_written -= loss.frames.min(stats.frames_written);
+            stats.output_lost += loss.frames;
+        }
+        Err(RunError::Output {
+            name: self.name.clone(),
+            source: error,
+        })
+    }
+
+    /// Applies the rotation rules before a frame: possibly a new file, or the end of
+    /// the run (`-G` with `-W`).
+    fn rotate_if_due(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        let (Some(rotator), Some(writer)) = (&mut self.rotator, &self.writer) else {
+            return Ok(());
+        };
+        let size = sink::output::position(writer.output());
+        match rotator.check(size, SystemTime::now()) {
+            Decision::Keep => Ok(()),
+            Decision::Rotate(next) => self.rotate(&next, stats),
+            Decision::Stop => {
+                eprintln!(
+                    "spandump: maximum file limit reached: {}",
+                    self.config.rotation.count.unwrap_or(0)
+                );
+                self.done = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the current file (statistics blocks, flush, close), runs `-z` on it, and
+    /// starts `next` with its own header.
+    fn rotate(&mut self, next: &Path, stats: &mut Stats) -> Result<(), RunError> {
+        let Some(mut old) = self.writer.take() else {
+            return Ok(());
+        };
+        let ended = old.finish_file().and_then(|()| old.flush());
+        if let Err(e) = ended {
+            self.writer = Some(old);
+            return self.failed(e, stats);
+        }
+        let closed = std::mem::replace(&mut self.name, next.display().to_string());
+        self.ledger = Ledger::default();
+        let file = match File::create(next) {
+            Ok(file) => file,
+            Err(e) => {
+                self.done = true;
+                return Err(RunError::Output {
+                    name: self.name.clone(),
+                    source: e,
+                });
+            }
+        };
+        let mut writer = match Writer::open(
+            self.config.format,
+            sink::output_file(file),
+            self.config.snaplen,
+            self.precision,
+            self.config.text,
+            self.config.expression.as_ref().map(Expression::text),
+        ) {
+            Ok(writer) => writer,
+            Err(e) => return self.failed(e, stats),
+        };
+        self.ledger.record(writer.output(), false);
+        writer.carry_from(&mut old);
+        self.writer = Some(writer);
+        // Closes the old file before its command runs.
+        drop(old);
+        if let Some(rotator) = &mut self.rotator {
+            rotator.closed(Path::new(&closed));
+        }
+        Ok(())
+    }
+
+    /// Pushes what the writer buffered to the output.
+    fn flush(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        if let Some(writer) = &mut self.writer
+            && let Err(e) = writer.flush()
+        {
+            return self.failed(e, stats);
+        }
+        Ok(())
+    }
+}
+
+impl Emit for DirectWriter<'_> {
+    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
+        // Nothing is written yet, so nothing can be lost.
+        self.start_writer(precision, &mut Stats::default())
+    }
+
+    fn frame(
+        &mut self,
+        record: &Record<'_>,
+        precision: TsPrecision,
+        stats: &mut Stats,
+    ) -> Result<(), RunError> {
+        if !self.wants_frames() {
+            // Counted in the session table; no frame is written (or no more are wanted).
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            self.start_writer(precision, stats)?;
+        }
+        if self.rotator.is_some() {
+            self.rotate_if_due(stats)?;
+            if self.done {
+                return Ok(());
+            }
+        }
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        let mut result = writer.write(record);
+        if result.is_ok() {
+            self.ledger.record(writer.output(), true);
+            stats.frames_written += 1;
+            if self.config.packet_buffered {
+                result = writer.flush();
+            }
+        } else if result
+            .as_ref()
+            .is_err_and(|e| e.kind() != io::ErrorKind::BrokenPipe)
+        {
+            // This frame never made it to the buffer whole.
+            stats.output_lost += 1;
+        }
+        if let Err(e) = result {
+            return self.failed(e, stats);
+        }
+        if self.config.count.is_some_and(|c| stats.frames_written >= c) {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError> {
+        self.flush(stats)
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn finish(
+        &mut self,
+        precision: TsPrecision,
+        sessions: &[Session],
+        stats: &mut Stats,
+    ) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
+        if self.writer.is_none() && self.output.is_some() && self.config.format != Format::Text {
+            // No frame at all: still write a valid, empty capture file.
+            self.start_writer(precision, stats)?;
+        }
+        if let Some(writer) = &mut self.writer {
+            stats.text_tcp_evictions = writer.text_tcp_evictions();
+            match writer.finish(sessions) {
+                Ok(()) => self.ledger.record(writer.output(), false),
+                Err(e) => return self.failed(e, stats),
+            }
+        }
+        let flushed = self.flush(stats);
+        if let Some(rotator) = &mut self.rotator {
+            rotator.wait_for_commands();
+        }
+        flushed
+    }
+}
