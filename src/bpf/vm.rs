@@ -1,8 +1,9 @@
 //! The classic BPF interpreter for filter expressions, in safe Rust, with libpcap's
 //! semantics (`bpf_filter.c`, `pcapint_filter` and `pcapint_validate_filter`).
 //!
-//! A program is validated once ([`Program::validate`]) and decoded into operations with
-//! absolute jump targets; [`Program::run`] then needs no check but the packet bounds:
+//! A program is validated once ([`Program::validate`]) and decoded into flat operations
+//! whose jumps stay inside it; [`Program::run`] then needs no check but the packet
+//! bounds:
 //!
 //! * a load reads only bytes that are present (`caplen`); one past them rejects the
 //!   frame (returns 0), as libpcap does; `len` is the frame's length on the wire;
