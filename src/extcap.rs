@@ -2,8 +2,9 @@
 //! ways to receive as capture interfaces, ask for their options, check a capture
 //! filter and start a capture into a FIFO.
 //!
-//! Two interfaces: `spandump-listen` (a mirror sink at a local address, `--listen`) and
-//! `spandump-interface` (every mirror packet on an interface, `-i`). A capture writes
+//! Three interfaces: `spandump-listen` (a mirror sink at a local address, `--listen`),
+//! `spandump-interface` (every mirror packet on an interface, `-i`) and `spandump-udp`
+//! (VXLAN / GENEVE / GRE-in-UDP mirrors on plain UDP sockets, `--udp`, no privilege). A capture writes
 //! pcapng to the FIFO Wireshark reads, one interface block per mirror session, as
 //! `-w file.pcapng` does; Wireshark's capture filter becomes the inner filter
 //! expression.
@@ -24,6 +25,8 @@ use std::process::{Command, ExitCode};
 pub const LISTEN: &str = "spandump-listen";
 /// The interface that captures every mirror packet on a network interface.
 pub const INTERFACE: &str = "spandump-interface";
+/// The interface that receives UDP mirrors (VXLAN, GENEVE) on plain sockets.
+pub const UDP: &str = "spandump-udp";
 
 /// Where Wireshark's user finds help.
 const HELP: &str = "man:spandump(1)";
@@ -93,8 +96,9 @@ fn known(interface: &str) -> Result<&'static str, String> {
     match interface {
         LISTEN => Ok(LISTEN),
         INTERFACE => Ok(INTERFACE),
+        UDP => Ok(UDP),
         _ => Err(format!(
-            "unknown extcap interface '{interface}' (spandump has {LISTEN} and {INTERFACE})"
+            "unknown extcap interface '{interface}' (spandump has {LISTEN}, {INTERFACE} and {UDP})"
         )),
     }
 }
@@ -104,7 +108,8 @@ pub fn interfaces() -> String {
     format!(
         "extcap {{version={}}}{{help={HELP}}}\n\
          interface {{value={LISTEN}}}{{display=GRE/ERSPAN mirror sink (listen on an address)}}\n\
-         interface {{value={INTERFACE}}}{{display=GRE/ERSPAN mirror on an interface}}\n",
+         interface {{value={INTERFACE}}}{{display=GRE/ERSPAN mirror on an interface}}\n\
+         interface {{value={UDP}}}{{display=VXLAN/GENEVE mirror sink (UDP, no privilege)}}\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -158,6 +163,33 @@ fn config(interface: &str) -> String {
                 })
                 .collect(),
         });
+    } else if interface == UDP {
+        let addresses = sys::interface_addresses().unwrap_or_default();
+        let wildcard = [
+            (
+                "0.0.0.0".to_string(),
+                "every IPv4 address".to_string(),
+                true,
+            ),
+            ("::".to_string(), "every IPv6 address".to_string(), false),
+        ];
+        args.push(Arg {
+            call: "--udp",
+            display: "Sink address",
+            kind: "selector",
+            tooltip: "The local address the cloud mirror sends to; spandump binds plain UDP \
+                      sockets on it to the VXLAN (4789), GENEVE (6081) and GRE-in-UDP (4754) \
+                      ports, with no privilege",
+            extra: "{required=true}{group=Receive}".into(),
+            values: wildcard
+                .into_iter()
+                .chain(
+                    addresses
+                        .iter()
+                        .map(|(name, addr)| (addr.to_string(), format!("{addr} ({name})"), false)),
+                )
+                .collect(),
+        });
     } else {
         let names = network_interfaces();
         let default = names.iter().position(|n| n != "lo");
@@ -176,6 +208,15 @@ fn config(interface: &str) -> String {
         });
     }
     let sessions = "{group=Sessions}".to_string();
+    args.push(Arg {
+        call: "--vni",
+        display: "VXLAN / GENEVE VNI",
+        kind: "unsigned",
+        tooltip: "Keep only VXLAN / GENEVE mirrors with this 24-bit network identifier \
+                  (AWS: the session's VirtualNetworkId); empty: every session",
+        extra: format!("{{range=0,16777215}}{sessions}"),
+        values: Vec::new(),
+    });
     args.push(Arg {
         call: "--key",
         display: "GRE key",
@@ -321,6 +362,9 @@ pub fn capture_args(mut args: Args) -> Result<Args, String> {
     match known(&interface)? {
         LISTEN if args.listen.is_none() => {
             return Err(format!("{LISTEN} needs the sink address (--listen ADDR)"));
+        }
+        UDP if args.cloud.udp.is_empty() => {
+            return Err(format!("{UDP} needs the sink address (--udp ADDR)"));
         }
         INTERFACE if args.interface.is_none() => {
             return Err(format!(

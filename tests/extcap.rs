@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 const LISTEN: &str = "spandump-listen";
 const INTERFACE: &str = "spandump-interface";
+const UDP: &str = "spandump-udp";
 
 /// One line of extcap output: its sentence and its `{key=value}` pairs, in order.
 fn parse_line(line: &str) -> (String, Vec<(String, String)>) {
@@ -100,9 +101,9 @@ fn interfaces_and_dlts_follow_the_grammar() {
                 field(f, "value").unwrap().to_string()
             })
             .collect();
-        assert_eq!(interfaces, [LISTEN, INTERFACE]);
+        assert_eq!(interfaces, [LISTEN, INTERFACE, UDP]);
     }
-    for iface in [LISTEN, INTERFACE] {
+    for iface in [LISTEN, INTERFACE, UDP] {
         let joined = format!("--extcap-interface={iface}");
         for args in [
             vec!["--extcap-dlts", "--extcap-interface", iface],
@@ -124,7 +125,7 @@ fn interfaces_and_dlts_follow_the_grammar() {
 #[test]
 fn config_follows_the_grammar_and_offers_the_command_line() {
     let help = run(&["--help"]).stdout_text();
-    for iface in [LISTEN, INTERFACE] {
+    for iface in [LISTEN, INTERFACE, UDP] {
         let text = stdout_of(&["--extcap-config", "--extcap-interface", iface]);
         let mut args: BTreeMap<u32, (String, String)> = BTreeMap::new();
         let mut values: BTreeMap<u32, Vec<(String, bool)>> = BTreeMap::new();
@@ -173,6 +174,7 @@ fn config_follows_the_grammar_and_offers_the_command_line() {
         }
         let calls: BTreeSet<&str> = args.values().map(|(c, _)| c.as_str()).collect();
         for want in [
+            "--vni",
             "--key",
             "--session",
             "--index",
@@ -183,10 +185,10 @@ fn config_follows_the_grammar_and_offers_the_command_line() {
         ] {
             assert!(calls.contains(want), "{iface}: no {want}");
         }
-        let source = if iface == LISTEN {
-            "--listen"
-        } else {
-            "--interface"
+        let source = match iface {
+            LISTEN => "--listen",
+            UDP => "--udp",
+            _ => "--interface",
         };
         assert!(calls.contains(source));
         assert_eq!(calls.contains("--raw-socket"), iface == LISTEN);
@@ -205,10 +207,10 @@ fn config_follows_the_grammar_and_offers_the_command_line() {
         // The source selector offers this host's addresses or interfaces.
         let source_arg = args.iter().find(|(_, (c, _))| c == source).unwrap().0;
         let offered: Vec<&str> = values[source_arg].iter().map(|(v, _)| v.as_str()).collect();
-        if iface == LISTEN {
-            assert!(offered.contains(&"127.0.0.1"), "{offered:?}");
-        } else {
-            assert!(offered.contains(&"lo"), "{offered:?}");
+        match iface {
+            LISTEN => assert!(offered.contains(&"127.0.0.1"), "{offered:?}"),
+            UDP => assert!(offered.contains(&"0.0.0.0"), "{offered:?}"),
+            _ => assert!(offered.contains(&"lo"), "{offered:?}"),
         }
     }
 }
@@ -698,4 +700,66 @@ fn capture_errors_are_one_line() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
     }
+}
+
+/// The UDP interface needs no privilege: a capture into a FIFO from VXLAN datagrams
+/// sent to a loopback port, as an ordinary user would run it from Wireshark.
+#[test]
+fn udp_capture_into_a_fifo_needs_no_privilege() {
+    use common::cloudgen as cloud;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    sh("mkfifo", &[fifo.to_str().unwrap()]);
+    // A free loopback port, declared a VXLAN port.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (buffer, reader) = read_fifo(&fifo, None);
+    let mut cmd = if netns::is_root() && have_tool("setpriv") {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["--inh-caps=-all", "--bounding-set=-all"])
+            .arg(spandump_bin());
+        // The FIFO must be writable by that user.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).unwrap();
+        c
+    } else {
+        Command::new(spandump_bin())
+    };
+    let stderr_path = dir.path().join("stderr");
+    let bind = format!("127.0.0.1:{port}");
+    let port_arg = port.to_string();
+    #[rustfmt::skip]
+    cmd.args(["--capture", "--extcap-interface", UDP, "--fifo", fifo.to_str().unwrap(),
+              "--udp", &bind, "--vxlan-port", &port_arg, "--vni", "77"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr_path).unwrap());
+    let mut spandump = Started(cmd.spawn().expect("start spandump"));
+    wait_for("the pcapng header", || buffer.lock().unwrap().len() >= 28);
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut want = Vec::new();
+    for i in 0..20usize {
+        let frame = capgen::eth_udp_sized(60 + i * 20, i as u8);
+        let vni = if i % 2 == 0 { 77 } else { 78 };
+        sender
+            .send_to(&cloud::vxlan(0x08, vni, &frame), &bind)
+            .unwrap();
+        if vni == 77 {
+            want.push(frame);
+        }
+    }
+    wait_for("the VNI 77 frames in the FIFO", || {
+        read_capture_bytes(&buffer.lock().unwrap()).is_ok_and(|c| c.records.len() >= want.len())
+    });
+    sh("kill", &["-TERM", &spandump.0.id().to_string()]);
+    assert!(spandump.wait().success());
+    reader.join().expect("reader");
+    assert_eq!(fs::read_to_string(&stderr_path).unwrap(), "");
+    let got = read_capture_bytes(&buffer.lock().unwrap()).unwrap();
+    assert!(got.pcapng);
+    common::assert_frames_eq("spandump-udp", &got.frames(), &want);
 }
