@@ -62,15 +62,15 @@ fn main() -> ExitCode {
     let mut config = invocation.config;
     if invocation.expression.is_some() || invocation.dump_program > 0 {
         let text = invocation.expression.as_deref().unwrap_or("");
-        let expression = match compile_expression(text) {
-            Ok(expression) => expression,
+        let (pcap, expression) = match compile_expression(text) {
+            Ok(compiled) => compiled,
             Err((message, code)) => {
                 eprintln!("spandump: {message}");
                 return ExitCode::from(code);
             }
         };
         if invocation.dump_program > 0 {
-            return dump_program(&expression, invocation.dump_program);
+            return dump_program(&pcap, &expression, invocation.dump_program);
         }
         config.expression = Some(expression);
     }
@@ -97,22 +97,17 @@ fn main() -> ExitCode {
 
 /// Loads libpcap and compiles the filter expression; on failure, the message and the
 /// exit code (1: no libpcap here, 2: a bad expression, as a usage error).
-fn compile_expression(text: &str) -> Result<Expression, (String, u8)> {
+fn compile_expression(text: &str) -> Result<(LibPcap, Expression), (String, u8)> {
     let pcap = LibPcap::load().map_err(|e| (e.to_string(), 1))?;
-    Expression::compile(&pcap, text).map_err(|e| (e.to_string(), 2))
+    let expression = Expression::compile(&pcap, text).map_err(|e| (e.to_string(), 2))?;
+    Ok((pcap, expression))
 }
 
 /// `-d`, `-dd`, `-ddd`: the program as tcpdump prints it, on stdout.
-fn dump_program(expression: &Expression, level: u8) -> ExitCode {
+fn dump_program(pcap: &LibPcap, expression: &Expression, level: u8) -> ExitCode {
     let program = expression.program().instructions();
     let text = match level {
-        1 => match LibPcap::load() {
-            Ok(pcap) => pcap.dump(program),
-            Err(e) => {
-                eprintln!("spandump: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+        1 => pcap.dump(program),
         2 => libpcap::dump_c(program),
         _ => libpcap::dump_decimal(program),
     };

@@ -63,6 +63,12 @@ impl Stats {
         self.notes[note as usize] += 1;
     }
 
+    /// The packets that ended in one outcome: written, filtered out, rejected by the
+    /// expression, or skipped (outer fragments held for reassembly are not among them).
+    pub fn outcomes(&self) -> u64 {
+        self.frames_written + self.filtered_out + self.expression_rejected + self.skipped_total()
+    }
+
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
     }

@@ -16,6 +16,15 @@ impl Timestamp {
         Timestamp { secs, nanos }
     }
 
+    /// The wall clock now: the clock the kernel stamps received packets with
+    /// (CLOCK_REALTIME, as `SO_TIMESTAMPNS` and the ring's block headers).
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
+    }
+
     /// Nanoseconds since the epoch (saturating outside ±292 years).
     pub fn as_nanos(self) -> i128 {
         self.secs as i128 * 1_000_000_000 + self.nanos as i128

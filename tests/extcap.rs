@@ -235,15 +235,7 @@ fn capture_filter_validation_answers_as_wireshark_expects() {
     for bad in ["udp port", "tcp[tcpflags] & tcp-nope != 0", "host"] {
         let r = run(&["--extcap-capture-filter", bad, "--extcap-interface", LISTEN]);
         r.expect_code(0);
-        let theirs = Command::new("tcpdump")
-            .args(["-r", &input, bad])
-            .output()
-            .expect("tcpdump");
-        let theirs = String::from_utf8_lossy(&theirs.stderr);
-        let message = theirs
-            .lines()
-            .find_map(|l| l.strip_prefix("tcpdump: "))
-            .unwrap();
+        let message = common::tcpdump_filter_error(&input, bad);
         assert_eq!(r.stdout_text(), format!("{message}\n"), "'{bad}'");
     }
 }
@@ -458,27 +450,6 @@ fn a_closed_fifo_ends_the_capture_cleanly() {
     assert_eq!(fs::read_to_string(&stderr_path).unwrap(), "");
 }
 
-/// The PIDs of `pid`'s descendants whose command name is `comm` (from /proc).
-fn descendants_named(pid: u32, comm: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    let mut parents = vec![pid];
-    while let Some(parent) = parents.pop() {
-        let children = format!("/proc/{parent}/task/{parent}/children");
-        for child in fs::read_to_string(children)
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|c| c.parse::<u32>().ok())
-        {
-            let name = fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
-            if name.trim_end() == comm {
-                found.push(child);
-            }
-            parents.push(child);
-        }
-    }
-    found
-}
-
 /// Whether process `pid` has a file open whose path contains `part`.
 fn has_open(pid: u32, part: &str) -> bool {
     fs::read_dir(format!("/proc/{pid}/fd"))
@@ -551,7 +522,9 @@ fn tshark_lists_and_captures_through_the_extcap() {
     // spandump has the FIFO open once its ring is bound and filtering.
     let mut spandump_pid = None;
     wait_for("spandump started by tshark, writing its FIFO", || {
-        spandump_pid = descendants_named(tshark_pid, "spandump").first().copied();
+        spandump_pid = common::descendants_named(tshark_pid, "spandump")
+            .first()
+            .copied();
         spandump_pid.is_some_and(|pid| has_open(pid, "wireshark_extcap"))
     });
     let spandump_pid = spandump_pid.unwrap();

@@ -627,15 +627,7 @@ fn bad_expressions_are_usage_errors_with_libpcaps_message() {
         r.expect_code(2);
         assert!(r.stdout.is_empty(), "'{text}' wrote to stdout");
         assert!(!out.exists(), "'{text}': the output file was created");
-        let theirs = Command::new("tcpdump")
-            .args(["-r", &input, text])
-            .output()
-            .expect("tcpdump");
-        let theirs = String::from_utf8_lossy(&theirs.stderr);
-        let message = theirs
-            .lines()
-            .find_map(|l| l.strip_prefix("tcpdump: "))
-            .unwrap_or_else(|| panic!("tcpdump said: {theirs}"));
+        let message = common::tcpdump_filter_error(&input, text);
         assert_eq!(
             r.stderr.trim_end(),
             format!("spandump: {message}"),

@@ -962,29 +962,6 @@ fn threads_fan_out_and_keep_each_session_in_order() {
     assert_eq!(v["sessions"].as_array().unwrap().len(), 4);
 }
 
-/// The PIDs of `pid`'s descendants whose command name is `comm` (from /proc).
-fn descendants_named(pid: u32, comm: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    let mut parents = vec![pid];
-    while let Some(parent) = parents.pop() {
-        let children = format!("/proc/{parent}/task/{parent}/children");
-        for child in fs::read_to_string(children)
-            .unwrap_or_default()
-            .split_whitespace()
-        {
-            let Ok(child) = child.parse::<u32>() else {
-                continue;
-            };
-            let name = fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
-            if name.trim_end() == comm {
-                found.push(child);
-            }
-            parents.push(child);
-        }
-    }
-    found
-}
-
 /// A child process this test started, killed (by its PID) if the test ends first.
 struct KillOnDrop(Child);
 
@@ -1036,7 +1013,7 @@ fn list_sessions_redraws_on_a_terminal() {
         output()
     );
     // spandump runs under script (and ip netns exec, which execs it): stop it by its PID.
-    let pids = descendants_named(script.0.id(), "spandump");
+    let pids = common::descendants_named(script.0.id(), "spandump");
     assert_eq!(pids.len(), 1, "{pids:?}");
     sh("kill", &["-INT", &pids[0].to_string()]);
     let start = Instant::now();

@@ -129,6 +129,14 @@ fn open_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// The kernel's receive time, or now if it gave none.
+pub(crate) fn receive_time(meta: &sys::DatagramInfo) -> Timestamp {
+    match meta.ts {
+        Some((s, ns)) => Timestamp::new(s, ns),
+        None => Timestamp::now(),
+    }
+}
+
 pub use file::{CaptureError, FileSource};
 pub use raw_socket::{ListenOptions, RawGreSocket, SocketError};
 pub use ring::{RingError, RingOptions, RingSource};

@@ -18,7 +18,6 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
 
 /// IP protocol number of GRE.
 const IPPROTO_GRE: i32 = 47;
@@ -175,7 +174,7 @@ impl RawGreSocket {
             // The socket's total so far (a 32-bit counter in the kernel).
             self.drops = self.drops.max(u64::from(d));
         }
-        let ts = receive_time(meta);
+        let ts = super::receive_time(meta);
         let orig_len = meta.len.min(u32::MAX as usize) as u32;
         Some(match self.addr {
             IpAddr::V4(_) => Received::Frame(OuterFrame {
@@ -232,21 +231,6 @@ fn gre_socket(addr: IpAddr) -> Result<Socket, SocketError> {
         .map_err(|cause| SocketError::Open { addr, cause })
 }
 
-/// The kernel's receive time, or now if it gave none.
-fn receive_time(meta: &sys::DatagramInfo) -> Timestamp {
-    match meta.ts {
-        Some((s, ns)) => Timestamp::new(s, ns),
-        None => now(),
-    }
-}
-
-fn now() -> Timestamp {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
-}
-
 impl Source for RawGreSocket {
     type Error = SocketError;
 
@@ -257,7 +241,7 @@ impl Source for RawGreSocket {
     fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, SocketError> {
         if self.stop_at.is_none() && stop.load(Ordering::Relaxed) {
             // The same clock as SO_TIMESTAMPNS (CLOCK_REALTIME).
-            self.stop_at = Some(now());
+            self.stop_at = Some(Timestamp::now());
         }
         loop {
             if self.next < self.batch.len() {
@@ -289,7 +273,7 @@ impl Source for RawGreSocket {
             }
         }
         if let (Some(stop_at), Some((_, meta))) = (self.stop_at, self.batch.get(self.next))
-            && receive_time(meta).as_nanos() > stop_at.as_nanos()
+            && super::receive_time(meta).as_nanos() > stop_at.as_nanos()
         {
             return Ok(None);
         }

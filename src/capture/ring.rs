@@ -31,7 +31,7 @@ use std::io;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Default ring size, 32 MiB: 16 times tcpdump's 2 MiB `-B` default, because a mirror
 /// session sends bursts of whatever the mirrored ports carry. It holds about 270 ms of
@@ -927,13 +927,6 @@ impl RingSource {
     }
 }
 
-fn now() -> Timestamp {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
-}
-
 impl Source for RingSource {
     type Error = RingError;
 
@@ -945,7 +938,7 @@ impl Source for RingSource {
         if self.drain.is_none() && stop.load(Ordering::Relaxed) {
             // The kernel stamps frames with CLOCK_REALTIME too.
             self.drain = Some(Drain {
-                at: now(),
+                at: Timestamp::now(),
                 deadline: Instant::now() + 2 * self.block_timeout + DRAIN_SLACK,
             });
         }

@@ -21,7 +21,6 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
 
 /// Datagrams per `recvmmsg`.
 const BATCH: usize = 64;
@@ -245,7 +244,7 @@ impl UdpSource {
             .or(meta.dst_v6.map(IpAddr::V6))
             .unwrap_or(local.ip());
         Some(Received::UdpPayload {
-            ts: receive_time(meta),
+            ts: super::receive_time(meta),
             src: meta.src.unwrap_or(unspecified),
             dst,
             dst_port: local.port(),
@@ -263,20 +262,6 @@ impl UdpSource {
     }
 }
 
-fn receive_time(meta: &sys::DatagramInfo) -> Timestamp {
-    match meta.ts {
-        Some((s, ns)) => Timestamp::new(s, ns),
-        None => now(),
-    }
-}
-
-fn now() -> Timestamp {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
-}
-
 impl Source for UdpSource {
     type Error = UdpError;
 
@@ -284,7 +269,7 @@ impl Source for UdpSource {
     /// dry, and after `stop` returns what the kernel received before it.
     fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, UdpError> {
         if self.stop_at.is_none() && stop.load(Ordering::Relaxed) {
-            self.stop_at = Some(now());
+            self.stop_at = Some(Timestamp::now());
         }
         loop {
             if self.next < self.batch.len() {
@@ -307,7 +292,7 @@ impl Source for UdpSource {
             }
         }
         if let (Some(stop_at), Some((_, meta))) = (self.stop_at, self.batch.get(self.next))
-            && receive_time(meta).as_nanos() > stop_at.as_nanos()
+            && super::receive_time(meta).as_nanos() > stop_at.as_nanos()
         {
             return Ok(None);
         }

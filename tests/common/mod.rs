@@ -508,3 +508,39 @@ pub fn run_on_bytes(input: &[u8], name: &str, args: &[&str]) -> FileRun {
         dir,
     }
 }
+
+/// What tcpdump says of a filter expression it cannot compile: its `tcpdump: ` line,
+/// without the prefix (libpcap's message), when reading `input`.
+pub fn tcpdump_filter_error(input: &str, expression: &str) -> String {
+    let out = Command::new("tcpdump")
+        .args(["-r", input, expression])
+        .output()
+        .expect("run tcpdump");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("tcpdump: "))
+        .unwrap_or_else(|| panic!("tcpdump said: {stderr}"))
+        .to_string()
+}
+
+/// The PIDs of `pid`'s descendants whose command name is `comm` (from /proc).
+pub fn descendants_named(pid: u32, comm: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        let children = format!("/proc/{parent}/task/{parent}/children");
+        for child in std::fs::read_to_string(children)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let name = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if name.trim_end() == comm {
+                found.push(child);
+            }
+            parents.push(child);
+        }
+    }
+    found
+}
