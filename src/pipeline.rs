@@ -423,6 +423,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
         }
     }
 
+    #[inline]
     fn decapsulate(
         &mut self,
         ts: Timestamp,
@@ -471,6 +472,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
     }
 
     /// Counts, filters and emits one decapsulated frame from sender `src`.
+    #[inline]
     fn deliver(
         &mut self,
         ts: Timestamp,

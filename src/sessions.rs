@@ -341,11 +341,47 @@ impl Session {
     }
 }
 
+/// A [`SessionKey`] packed into three words, so that telling two keys apart is three
+/// integer compares instead of a field-by-field walk through enums and options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PackedKey {
+    /// The source address (an IPv4 address in the low 32 bits).
+    addr: u128,
+    /// Bit 41: IPv6; bits 39-40: direction; 36-38: payload; 33-35: encapsulation;
+    /// bit 32: an id is present; bits 0-31: the id.
+    rest: u64,
+}
+
+impl PackedKey {
+    #[inline]
+    fn of(key: &SessionKey) -> PackedKey {
+        let (addr, v6) = match key.source {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 0),
+            IpAddr::V6(a) => (u128::from(a), 1),
+        };
+        let id = key.id.map_or(0, |id| 1 << 32 | u64::from(id));
+        let direction = match key.direction {
+            None => 0,
+            Some(Direction::Ingress) => 1,
+            Some(Direction::Egress) => 2,
+        };
+        PackedKey {
+            addr,
+            rest: id
+                | (key.encap as u64) << 33
+                | (key.payload as u64) << 36
+                | direction << 39
+                | v6 << 41,
+        }
+    }
+}
+
 /// The last few sessions found, scanned before the hash map: a source's packets
-/// interleave a handful of sessions, and comparing a few keys costs less than hashing
-/// one (the map's hasher is std's, which resists crafted keys but is not fast).
+/// interleave a handful of sessions, and comparing a few packed keys costs less than
+/// hashing one (the map's hasher is std's, which resists crafted keys but is not fast).
 #[derive(Clone, Copy, Debug, Default)]
 struct Recent {
+    keys: [PackedKey; Recent::LEN],
     nos: [u32; Recent::LEN],
     len: usize,
     next: usize,
@@ -354,11 +390,14 @@ struct Recent {
 impl Recent {
     const LEN: usize = 8;
 
-    fn find(&self, is: impl Fn(u32) -> bool) -> Option<u32> {
-        self.nos[..self.len].iter().copied().find(|&no| is(no))
+    #[inline]
+    fn find(&self, key: &PackedKey) -> Option<u32> {
+        let i = self.keys[..self.len].iter().position(|k| k == key)?;
+        Some(self.nos[i])
     }
 
-    fn remember(&mut self, no: u32) {
+    fn remember(&mut self, key: PackedKey, no: u32) {
+        self.keys[self.next] = key;
         self.nos[self.next] = no;
         self.next = (self.next + 1) % Recent::LEN;
         self.len = (self.len + 1).min(Recent::LEN);
@@ -397,9 +436,10 @@ impl SessionTable {
 
     /// Counts one decapsulated packet of session `key` (from [`SessionKey::new`]),
     /// `d.orig_len` bytes, and updates the session's last-seen fields.
+    #[inline]
     pub fn observe(&mut self, key: &SessionKey, d: &Decapsulated<'_>) -> Observed {
-        let sessions = &self.sessions;
-        if let Some(no) = self.recent.find(|no| sessions[no as usize].key == *key) {
+        let packed = PackedKey::of(key);
+        if let Some(no) = self.recent.find(&packed) {
             self.sessions[no as usize].count(d);
             return Observed::Seen(SessionNo(no));
         }
@@ -419,7 +459,7 @@ impl SessionTable {
         };
         if let Some(no) = observed.session() {
             self.sessions[no.index()].count(d);
-            self.recent.remember(no.0);
+            self.recent.remember(packed, no.0);
         }
         observed
     }

@@ -364,6 +364,7 @@ impl FileSource {
     }
 
     /// The next packet, or Ok(None) at a clean end of file.
+    #[inline]
     pub fn next_frame(&mut self) -> Result<Option<OuterFrame<'_>>, CaptureError> {
         if self.failed {
             return Ok(None);
@@ -438,6 +439,7 @@ impl Input {
         self.name.clone()
     }
 
+    #[inline]
     fn unparsed(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
@@ -447,6 +449,7 @@ impl Input {
         self.buf_offset + self.start as u64
     }
 
+    #[inline]
     fn consume(&mut self, len: usize) {
         self.start = (self.start + len).min(self.end);
     }
@@ -569,6 +572,7 @@ impl ClassicPcap {
         })
     }
 
+    #[inline]
     fn next_packet(&self, input: &mut Input, frames: u64) -> Result<Option<Packet>, CaptureError> {
         const WHAT: &str = "packet record";
         if !input.fill(PCAP_RECORD_HEADER_LEN)? {

@@ -91,6 +91,7 @@ impl Source for FileSource {
     type Error = CaptureError;
 
     /// A file stops at once when asked: the rest of it is not waiting anywhere.
+    #[inline]
     fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, CaptureError> {
         if stop.load(Ordering::Relaxed) {
             return Ok(None);

@@ -10,7 +10,6 @@
 //! This module must never retry a failed write, write after a failure (the buffered
 //! bytes are discarded, not flushed by a drop), or cut anything but a regular file.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
@@ -95,12 +94,19 @@ pub fn position(out: &Output) -> u64 {
 }
 
 /// Where the records of one output end, until the operating system has taken them.
+///
+/// A record is noted with one push (its end offset, shifted left, with the low bit set
+/// for a frame); the entries are settled against the bytes the operating system
+/// accepted only when that count moved, which happens once per buffer flush. Noting
+/// a record costs a few instructions, not a queue walk per frame.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// End offsets of records still (partly) in the buffer; `true` for a frame.
-    pending: VecDeque<(u64, bool)>,
+    /// `end << 1 | frame` of records still (partly) in the buffer, in stream order.
+    pending: Vec<u64>,
     /// End of the last record known to be complete in the file.
     complete: u64,
+    /// The accepted byte count `pending` was last settled against.
+    settled: u64,
 }
 
 /// What a failed output left: frames that never reached it, and whether the file was
@@ -119,23 +125,28 @@ impl Ledger {
     #[inline]
     pub fn record(&mut self, out: &Output, frame: bool) {
         let accepted = out.get_ref().accepted();
-        self.settle(accepted);
-        self.pending.push_back((position(out), frame));
+        if accepted != self.settled {
+            self.settle(accepted);
+        }
+        self.pending.push(position(out) << 1 | u64::from(frame));
     }
 
+    #[cold]
     fn settle(&mut self, accepted: u64) {
-        while let Some(&(end, _)) = self.pending.front() {
-            if end > accepted {
-                break;
-            }
-            self.complete = end;
-            self.pending.pop_front();
+        // The ends only grow, so the complete records are a prefix.
+        let done = self
+            .pending
+            .partition_point(|&entry| entry >> 1 <= accepted);
+        if done > 0 {
+            self.complete = self.pending[done - 1] >> 1;
+            self.pending.drain(..done);
         }
+        self.settled = accepted;
     }
 
     /// Frames the buffer holds that have not reached the output yet.
     pub fn frames_pending(&self) -> u64 {
-        self.pending.iter().filter(|(_, frame)| *frame).count() as u64
+        self.pending.iter().filter(|&&entry| entry & 1 == 1).count() as u64
     }
 
     /// After a failed write: drops what is still buffered (without writing it), counts

@@ -157,6 +157,7 @@ impl ErspanII {
     pub const LEN: usize = field::II_LEN;
 
     /// Parses the 8-byte header; returns it and the bytes after it.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<(ErspanII, &[u8]), ErspanError> {
         if buf.len() < field::II_LEN {
             return Err(ErspanError::Truncated {
@@ -219,6 +220,7 @@ impl ErspanIII {
 
     /// Parses the 12-byte header and, when O = 1, the 8-byte platform sub-header;
     /// returns it and the bytes after it.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<(ErspanIII, &[u8]), ErspanError> {
         if buf.len() < field::III_LEN {
             return Err(ErspanError::Truncated {

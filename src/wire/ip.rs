@@ -84,6 +84,7 @@ pub struct OuterIp<'a> {
 
 /// Parses an outer IPv4 packet. IHL > 5 (options) is skipped, Total Length delimits
 /// the payload.
+#[inline]
 pub fn parse_ipv4(b: &[u8]) -> Result<OuterIp<'_>, IpError> {
     if b.len() < v4::MIN_LEN {
         return Err(IpError::Truncated {

@@ -136,6 +136,7 @@ pub enum LinkError {
 
 /// Strips the link header and outer VLAN tags; returns the IP version and the IP
 /// packet bytes (still including any link padding: IP lengths trim it).
+#[inline]
 pub fn strip_link(link: LinkType, frame: &[u8]) -> Result<(NetProto, &[u8]), LinkError> {
     match link {
         LinkType::Ethernet => strip_ethernet(frame),
