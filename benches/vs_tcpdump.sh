@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Throughput of `spandump -r X -w Y` against `tcpdump -r X -w Y` (which copies the outer
-# packets without decapsulating: the cost of reading and writing a pcap) and `cat X > Y`
-# (the cost of moving the bytes), on generated underlay files in tmpfs.
+# packets without decapsulating: the cost of reading and writing a pcap), `cat X > Y`
+# (the cost of moving the bytes inside the kernel) and the floor (`cat X > /dev/null`,
+# then writing as many bytes as spandump's output has to the same tmpfs: reading the
+# input and writing the output through user space, no per-packet work), on generated
+# underlay files in tmpfs.
 #
 #   bash benches/vs_tcpdump.sh [PACKETS]     (default 1000000)
 #
-# Prints, per input file, the mean wall time of each command, the ratios
-# spandump/tcpdump and spandump/cat; then, with a filter expression, spandump on the
+# Prints, per input file, the mean wall time and user CPU of each command, the ratios
+# spandump/tcpdump, spandump/floor and spandump/cat, and user CPU spandump/tcpdump;
+# then, with a filter expression, spandump on the
 # underlay against tcpdump filtering the inner frames; and spandump's peak RSS on a small
 # and a large input (it must not grow with the input: spandump streams).
 # Uses hyperfine when installed, else /usr/bin/time. Needs tcpdump and /usr/bin/time.
@@ -39,23 +43,27 @@ echo "== generating inputs in $WORK"
 TCPDUMP_Z=()
 if [ "$(id -u)" = 0 ]; then TCPDUMP_Z=(-Z root); fi
 
-# Mean wall seconds of one command: hyperfine (10 runs after 2 warm-ups) or /usr/bin/time (3 runs).
-declare -A MEAN
+# Mean wall and user seconds of one command: hyperfine (10 runs after 2 warm-ups) or
+# /usr/bin/time (3 runs).
+declare -A MEAN USER
 measure() { # name input command...
     local name=$1 input=$2; shift 2
     local cmd="$*"
     if command -v hyperfine >/dev/null 2>&1; then
         hyperfine --style none --warmup 2 --runs 10 --export-csv "$WORK/h.csv" -n "$name" "$cmd" >/dev/null
         MEAN[$name/$input]=$(awk -F, 'NR==2 {print $2}' "$WORK/h.csv")
+        USER[$name/$input]=$(awk -F, 'NR==2 {print $5}' "$WORK/h.csv")
     else
-        local total=0 t
+        local total=0 user=0 t
         for _ in 1 2 3; do
             # The command's own redirections stay inside the group; time's line goes to
             # the captured stderr.
-            t=$( { /usr/bin/time -f '%e' bash -c "{ $cmd; } >/dev/null 2>&1"; } 2>&1 | tail -1)
-            total=$(awk -v a="$total" -v b="$t" 'BEGIN {print a + b}')
+            t=$( { /usr/bin/time -f '%e %U' bash -c "{ $cmd; } >/dev/null 2>&1"; } 2>&1 | tail -1)
+            total=$(awk -v a="$total" -v b="${t% *}" 'BEGIN {print a + b}')
+            user=$(awk -v a="$user" -v b="${t#* }" 'BEGIN {print a + b}')
         done
         MEAN[$name/$input]=$(awk -v a="$total" 'BEGIN {print a / 3}')
+        USER[$name/$input]=$(awk -v a="$user" 'BEGIN {print a / 3}')
     fi
 }
 
@@ -65,10 +73,13 @@ for f in imix small; do
     measure spandump $f "$SPANDUMP -r $X -w $WORK/out-spandump.pcap 2>/dev/null"
     measure tcpdump  $f "tcpdump ${TCPDUMP_Z[*]} -r $X -w $WORK/out-tcpdump.pcap 2>/dev/null"
     measure cat      $f "cat $X > $WORK/out-cat.pcap"
-    s=${MEAN[spandump/$f]} t=${MEAN[tcpdump/$f]} c=${MEAN[cat/$f]}
-    awk -v s="$s" -v t="$t" -v c="$c" -v n="$PACKETS" -v f="$f" 'BEGIN {
-        printf "   spandump %.3f s (%.2f Mpps)   tcpdump %.3f s   cat %.3f s\n", s, n / s / 1e6, t, c
-        printf "   %s: spandump/tcpdump = %.2f   spandump/cat = %.2f\n", f, s / t, s / c
+    OUT_BYTES=$(stat -c %s "$WORK/out-spandump.pcap")
+    measure floor    $f "cat $X > /dev/null && dd if=/dev/zero of=$WORK/out-floor.pcap bs=1M iflag=count_bytes count=$OUT_BYTES status=none"
+    s=${MEAN[spandump/$f]} t=${MEAN[tcpdump/$f]} c=${MEAN[cat/$f]} fl=${MEAN[floor/$f]}
+    su=${USER[spandump/$f]} tu=${USER[tcpdump/$f]}
+    awk -v s="$s" -v t="$t" -v c="$c" -v fl="$fl" -v su="$su" -v tu="$tu" -v n="$PACKETS" -v f="$f" 'BEGIN {
+        printf "   spandump %.3f s (%.2f Mpps, user %.3f s)   tcpdump %.3f s (user %.3f s)   floor %.3f s   cat %.3f s\n", s, n / s / 1e6, su, t, tu, fl, c
+        printf "   %s: spandump/tcpdump = %.2f   spandump/floor = %.2f   floor/tcpdump = %.2f   spandump/cat = %.2f   user CPU spandump/tcpdump = %.2f\n", f, s / t, s / fl, fl / t, s / c, su / tu
     }'
     "$SPANDUMP" -r "$X" -w "$WORK/out-spandump.pcap" 2>&1 | sed -n 1p | sed 's/^/   /'
 done
@@ -90,6 +101,35 @@ for f in imix small; do
         }'
     done
 done
+
+# Instructions per packet in user space, by callgrind: repeatable whatever else the
+# machine does, unlike the times above. The fixed cost of a run (start-up, headers) is
+# taken out by subtracting a run on a file of one packet.
+if command -v valgrind >/dev/null 2>&1; then
+    CG_PACKETS=100000
+    "$GEN" --packets "$CG_PACKETS" --mix small "$WORK/cg-many.pcap" >/dev/null
+    "$GEN" --packets 1 --mix small "$WORK/cg-one.pcap" >/dev/null
+    for n in many one; do
+        "$SPANDUMP" -r "$WORK/cg-$n.pcap" -w "$WORK/cg-$n-inner.pcap" 2>/dev/null
+    done
+    instructions() { # command... -> total instructions
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null \
+            | awk '/Collected :/ {print $NF}'
+    }
+    per_packet() { # label input-suffix command... (with IN where the input goes)
+        local label=$1 suffix=$2; shift 2
+        local all one
+        all=$(instructions "${@//IN/$WORK/cg-many$suffix}")
+        one=$(instructions "${@//IN/$WORK/cg-one$suffix}")
+        awk -v a="$all" -v o="$one" -v n="$CG_PACKETS" -v l="$label" \
+            'BEGIN { printf "   %-44s %5.0f instructions per packet\n", l, (a - o) / (n - 1) }'
+    }
+    echo "== user-space instructions per packet (callgrind, $CG_PACKETS 64-byte inner frames)"
+    per_packet "spandump -r underlay -w Y" .pcap "$SPANDUMP" -r IN -w "$WORK/cg-out.pcap"
+    per_packet "tcpdump -r underlay -w Y (a copy)" .pcap tcpdump "${TCPDUMP_Z[@]}" -r IN -w "$WORK/cg-out.pcap"
+    per_packet "spandump -r underlay -w Y 'tcp port 80'" .pcap "$SPANDUMP" -r IN -w "$WORK/cg-out.pcap" 'tcp port 80'
+    per_packet "tcpdump -r inner -w Y 'tcp port 80'" -inner.pcap tcpdump "${TCPDUMP_Z[@]}" -r IN -w "$WORK/cg-out.pcap" 'tcp port 80'
+fi
 
 rss_kb() { # input -> peak RSS in kB
     /usr/bin/time -v "$SPANDUMP" -r "$1" -w "$WORK/out-rss.pcap" 2>&1 >/dev/null \
