@@ -13,7 +13,7 @@ use crate::reassembly::{self, Outcome, Reassembler};
 use crate::report::Publisher;
 use crate::rotate::Rotation;
 use crate::seq::{SeqSpace, SeqTracker};
-use crate::sessions::{Observed, Session, SessionKey, SessionTable};
+use crate::sessions::{Observed, Session, SessionTable};
 use crate::sink::{self, Format, Output, Record, text::TextOptions};
 use crate::stats::Stats;
 use crate::wire::decap::DecapError;
@@ -481,8 +481,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
         d: Decapsulated<'_>,
         precision: TsPrecision,
     ) -> Result<(), RunError> {
-        let key = SessionKey::new(src, &d);
-        let observed = self.sessions.observe(&key, &d);
+        let observed = self.sessions.observe(src, &d);
         if observed == Observed::OverLimit {
             self.stats.sessions_over_limit += 1;
         }
@@ -535,7 +534,10 @@ impl<'c, E: Emit> Decoder<'c, E> {
             head,
             data,
             orig_len,
-            session: observed.session().map(|_| &key),
+            session: observed
+                .session()
+                .and_then(|no| self.sessions.get(no))
+                .map(|s| &s.key),
             dropcount,
         };
         self.emit.frame(&record, precision, &mut self.stats)

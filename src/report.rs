@@ -360,7 +360,6 @@ pub fn session_table(sessions: &[Session]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::SessionKey;
     use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes};
     use crate::wire::gre::GreProto;
 
@@ -386,8 +385,7 @@ mod tests {
         let mut t = SessionTable::default();
         for &(key, len) in packets {
             let d = gre(key, len);
-            let k = SessionKey::new(source.parse().unwrap(), &d);
-            t.observe(&k, &d);
+            t.observe(source.parse().unwrap(), &d);
         }
         t
     }

@@ -94,12 +94,7 @@ pub struct SessionKey {
 impl SessionKey {
     /// The session of a packet from `source`.
     pub fn new(source: IpAddr, d: &Decapsulated<'_>) -> SessionKey {
-        let (id, direction) = match &d.encap {
-            Encap::Gre | Encap::ErspanI => (d.gre.key, None),
-            Encap::ErspanII(h) => (Some(u32::from(h.session.get())), None),
-            Encap::ErspanIII(h) => (Some(u32::from(h.session.get())), Some(h.direction)),
-            Encap::Vxlan(_) | Encap::Geneve(_) => (d.encap.vni().map(|v| v.get()), None),
-        };
+        let (id, direction) = id_and_direction(d);
         SessionKey {
             source,
             encap: EncapKind::of(&d.encap),
@@ -341,6 +336,18 @@ impl Session {
     }
 }
 
+/// The id (GRE key, ERSPAN session, VNI) and ERSPAN III direction that tell a packet's
+/// session apart from the others of its sender and encapsulation.
+#[inline]
+fn id_and_direction(d: &Decapsulated<'_>) -> (Option<u32>, Option<Direction>) {
+    match &d.encap {
+        Encap::Gre | Encap::ErspanI => (d.gre.key, None),
+        Encap::ErspanII(h) => (Some(u32::from(h.session.get())), None),
+        Encap::ErspanIII(h) => (Some(u32::from(h.session.get())), Some(h.direction)),
+        Encap::Vxlan(_) | Encap::Geneve(_) => (d.encap.vni().map(|v| v.get()), None),
+    }
+}
+
 /// A [`SessionKey`] packed into three words, so that telling two keys apart is three
 /// integer compares instead of a field-by-field walk through enums and options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -353,25 +360,39 @@ struct PackedKey {
 }
 
 impl PackedKey {
-    #[inline]
+    #[cfg(test)]
     fn of(key: &SessionKey) -> PackedKey {
-        let (addr, v6) = match key.source {
+        PackedKey::pack(key.source, key.encap, key.id, key.payload, key.direction)
+    }
+
+    /// The packed key of a packet from `source`: [`SessionKey::new`] without building it.
+    #[inline]
+    fn of_packet(source: IpAddr, d: &Decapsulated<'_>) -> PackedKey {
+        let (id, direction) = id_and_direction(d);
+        PackedKey::pack(source, EncapKind::of(&d.encap), id, d.kind, direction)
+    }
+
+    #[inline]
+    fn pack(
+        source: IpAddr,
+        encap: EncapKind,
+        id: Option<u32>,
+        payload: PayloadKind,
+        direction: Option<Direction>,
+    ) -> PackedKey {
+        let (addr, v6) = match source {
             IpAddr::V4(a) => (u128::from(u32::from(a)), 0),
             IpAddr::V6(a) => (u128::from(a), 1),
         };
-        let id = key.id.map_or(0, |id| 1 << 32 | u64::from(id));
-        let direction = match key.direction {
+        let id = id.map_or(0, |id| 1 << 32 | u64::from(id));
+        let direction = match direction {
             None => 0,
             Some(Direction::Ingress) => 1,
             Some(Direction::Egress) => 2,
         };
         PackedKey {
             addr,
-            rest: id
-                | (key.encap as u64) << 33
-                | (key.payload as u64) << 36
-                | direction << 39
-                | v6 << 41,
+            rest: id | (encap as u64) << 33 | (payload as u64) << 36 | direction << 39 | v6 << 41,
         }
     }
 }
@@ -434,16 +455,27 @@ impl SessionTable {
         }
     }
 
-    /// Counts one decapsulated packet of session `key` (from [`SessionKey::new`]),
-    /// `d.orig_len` bytes, and updates the session's last-seen fields.
+    /// Counts one decapsulated packet from `source` in its session
+    /// ([`SessionKey::new`]), `d.orig_len` bytes, and updates the session's last-seen
+    /// fields.
     #[inline]
-    pub fn observe(&mut self, key: &SessionKey, d: &Decapsulated<'_>) -> Observed {
-        let packed = PackedKey::of(key);
+    pub fn observe(&mut self, source: IpAddr, d: &Decapsulated<'_>) -> Observed {
+        let packed = PackedKey::of_packet(source, d);
         if let Some(no) = self.recent.find(&packed) {
             self.sessions[no as usize].count(d);
             return Observed::Seen(SessionNo(no));
         }
-        let observed = match self.index.get(key) {
+        self.observe_slow(packed, SessionKey::new(source, d), d)
+    }
+
+    /// [`Self::observe`] past the recent cache: the hash map, or a new session.
+    fn observe_slow(
+        &mut self,
+        packed: PackedKey,
+        key: SessionKey,
+        d: &Decapsulated<'_>,
+    ) -> Observed {
+        let observed = match self.index.get(&key) {
             Some(&no) => Observed::Seen(no),
             None if self.sessions.len() >= self.max_sessions => {
                 self.over_limit_packets += 1;
@@ -452,8 +484,8 @@ impl SessionTable {
             }
             None => {
                 let no = SessionNo(self.sessions.len() as u32);
-                self.sessions.push(Session::new(no, *key));
-                self.index.insert(*key, no);
+                self.sessions.push(Session::new(no, key));
+                self.index.insert(key, no);
                 Observed::New(no)
             }
         };
@@ -569,7 +601,7 @@ mod tests {
 
     fn observe(t: &mut SessionTable, packet: &[u8]) -> Observed {
         let d = decapsulate_gre(packet, packet.len()).unwrap();
-        t.observe(&SessionKey::new(source(), &d), &d)
+        t.observe(source(), &d)
     }
 
     fn key_of(packet: &[u8]) -> SessionKey {
@@ -603,6 +635,44 @@ mod tests {
         let p = gretap_key(1, 60);
         let key = SessionKey::new(v6, &decapsulate_gre(&p, p.len()).unwrap());
         assert_eq!(key.label(), "gre 2001:db8::7 key 1");
+    }
+
+    /// The recent cache compares packed keys: two packets pack alike exactly when their
+    /// session keys are equal, and packing a packet equals packing its key.
+    #[test]
+    fn packed_keys_tell_sessions_apart_as_keys_do() {
+        let packets = [
+            erspan_iii(200, false),
+            erspan_iii(200, true),
+            erspan_iii(201, true),
+            gretap_key(99, 60),
+            gretap_key(98, 60),
+            erspan_ii(99, 0, 1),
+            with_frame(gre(0, 0x6558, &[], &[]), 60),
+            with_frame(gre(0, 0x88BE, &[], &[]), 60),
+            gre(0, 0x0800, &[], &[0x45; 20]),
+            gre(0, 0x86DD, &[], &[0x60; 40]),
+        ];
+        let sources: [IpAddr; 3] = [
+            source(),
+            "198.51.100.2".parse().unwrap(),
+            "2001:db8::c633:6401".parse().unwrap(),
+        ];
+        let mut seen = Vec::new();
+        for source in sources {
+            for p in &packets {
+                let d = decapsulate_gre(p, p.len()).unwrap();
+                let key = SessionKey::new(source, &d);
+                let packed = PackedKey::of_packet(source, &d);
+                assert_eq!(packed, PackedKey::of(&key), "{}", key.label());
+                seen.push((key, packed));
+            }
+        }
+        for (a, pa) in &seen {
+            for (b, pb) in &seen {
+                assert_eq!(a == b, pa == pb, "{} vs {}", a.label(), b.label());
+            }
+        }
     }
 
     #[test]
@@ -705,8 +775,8 @@ mod tests {
         let p = gretap_key(5, 60);
         let d = decapsulate_gre(&p, p.len()).unwrap();
         let other: IpAddr = "203.0.113.9".parse().unwrap();
-        t.observe(&SessionKey::new(source(), &d), &d);
-        t.observe(&SessionKey::new(other, &d), &d);
+        t.observe(source(), &d);
+        t.observe(other, &d);
         let l3 = gre(0x2000, 0x0800, &[5], &[0x45; 20]);
         observe(&mut t, &l3);
         assert_eq!(t.len(), 3);
@@ -742,8 +812,7 @@ mod tests {
         for (n, sid) in [(0, 1), (1, 2), (2, 1), (4, 2), (5, 1), (7, 1), (8, 2)] {
             let p = erspan_ii(sid, 0, n);
             let d = decapsulate_gre(&p, p.len()).unwrap();
-            let key = SessionKey::new(source(), &d);
-            let no = t.observe(&key, &d).session().unwrap();
+            let no = t.observe(source(), &d).session().unwrap();
             let (space, number) = SeqSpace::of(&d).unwrap();
             seq.observe(no.get(), source(), space, number);
         }

@@ -210,6 +210,7 @@ impl Emit for DirectWriter<'_> {
         self.start_writer(precision, &mut Stats::default())
     }
 
+    #[inline]
     fn frame(
         &mut self,
         record: &Record<'_>,
