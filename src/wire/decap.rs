@@ -431,15 +431,26 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
         notes.insert(Note::GreChecksumBad);
     }
     let payload = header.payload();
-    let (encap, kind, frame) = match protocol {
-        GreProto::TRANSPARENT_ETHERNET => (Encap::Gre, PayloadKind::Ethernet, payload),
-        GreProto::IPV4 => (Encap::Gre, PayloadKind::Ipv4, payload),
-        GreProto::IPV6 => (Encap::Gre, PayloadKind::Ipv6, payload),
+    let gre = GreInfo {
+        flags,
+        protocol,
+        checksum,
+        key,
+        sequence,
+    };
+    // Each arm builds its result in place: a (encap, kind, frame) tuple returned from
+    // the match and then moved into the result cost ~20 instructions per packet.
+    let done =
+        |encap, kind, frame, notes| in_place(gre, encap, kind, frame, notes, gre_bytes, wire_len);
+    match protocol {
+        GreProto::TRANSPARENT_ETHERNET => done(Encap::Gre, PayloadKind::Ethernet, payload, notes),
+        GreProto::IPV4 => done(Encap::Gre, PayloadKind::Ipv4, payload, notes),
+        GreProto::IPV6 => done(Encap::Gre, PayloadKind::Ipv6, payload, notes),
         GreProto::ERSPAN_I_II if flags & gre::FLAG_SEQUENCE == 0 => {
             if flags & (gre::FLAG_KEY | gre::FLAG_CHECKSUM) != 0 {
                 notes.insert(Note::ErspanTypeIWithOptions);
             }
-            (Encap::ErspanI, PayloadKind::Ethernet, payload)
+            done(Encap::ErspanI, PayloadKind::Ethernet, payload, notes)
         }
         GreProto::ERSPAN_I_II | GreProto::ERSPAN_III => {
             let expected = if protocol == GreProto::ERSPAN_III {
@@ -457,7 +468,7 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
                     if h.truncated {
                         notes.insert(Note::SenderTruncated);
                     }
-                    (Encap::ErspanII(h), PayloadKind::Ethernet, rest)
+                    done(Encap::ErspanII(h), PayloadKind::Ethernet, rest, notes)
                 }
                 ERSPAN_VERSION_III => {
                     let (h, rest) = ErspanIII::parse(payload)?;
@@ -481,24 +492,32 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
                         },
                         other => return Err(DecapError::UnsupportedFrameType(other)),
                     };
-                    (Encap::ErspanIII(h), kind, rest)
+                    done(Encap::ErspanIII(h), kind, rest, notes)
                 }
-                other => return Err(ErspanError::UnsupportedVersion(other).into()),
+                other => Err(ErspanError::UnsupportedVersion(other).into()),
             }
         }
-        GreProto::KEEPALIVE => return Err(DecapError::Keepalive),
-        other => return Err(DecapError::UnsupportedProtocol(other)),
-    };
+        GreProto::KEEPALIVE => Err(DecapError::Keepalive),
+        other => Err(DecapError::UnsupportedProtocol(other)),
+    }
+}
+
+/// The result of [`decapsulate_gre`]: `frame` (the inner bytes) is the tail of
+/// `gre_bytes`, which were `wire_len` bytes on the wire.
+#[inline(always)]
+fn in_place<'a>(
+    gre: GreInfo,
+    encap: Encap,
+    kind: PayloadKind,
+    frame: &'a [u8],
+    notes: Notes,
+    gre_bytes: &'a [u8],
+    wire_len: usize,
+) -> Result<Decapsulated<'a>, DecapError> {
     let orig_len = wire_len.saturating_sub(gre_bytes.len() - frame.len());
     check_inner(kind, frame, orig_len)?;
     Ok(Decapsulated {
-        gre: GreInfo {
-            flags,
-            protocol,
-            checksum,
-            key,
-            sequence,
-        },
+        gre,
         encap,
         kind,
         frame,
