@@ -330,15 +330,28 @@ impl<'c, E: Emit> Decoder<'c, E> {
         precision: TsPrecision,
     ) -> Result<(), RunError> {
         self.stats.outer_packets += 1;
-        let ip = match strip_link(frame.link, frame.data) {
-            Ok((NetProto::Ipv4, bytes)) => ip::parse_ipv4(bytes),
-            Ok((NetProto::Ipv6, bytes)) => ip::parse_ipv6(bytes),
-            Err(e) => return self.skip(e.into()),
-        };
-        let ip = match ip {
-            Ok(ip) => ip,
-            Err(e) => return self.skip(e.into()),
-        };
+        // Each IP version goes on by reference: an `OuterIp` returned from a shared
+        // match and moved on cost ~25 instructions per packet.
+        match strip_link(frame.link, frame.data) {
+            Ok((NetProto::Ipv4, bytes)) => match ip::parse_ipv4(bytes) {
+                Ok(ip) => self.process_ip(&frame, &ip, precision),
+                Err(e) => self.skip(e.into()),
+            },
+            Ok((NetProto::Ipv6, bytes)) => match ip::parse_ipv6(bytes) {
+                Ok(ip) => self.process_ip(&frame, &ip, precision),
+                Err(e) => self.skip(e.into()),
+            },
+            Err(e) => self.skip(e.into()),
+        }
+    }
+
+    /// Handles the IP packet `ip` of the outer frame `frame`.
+    fn process_ip(
+        &mut self,
+        frame: &OuterFrame<'_>,
+        ip: &OuterIp<'_>,
+        precision: TsPrecision,
+    ) -> Result<(), RunError> {
         // The IP header claims more bytes than arrived although the capture kept the
         // whole frame: the header lies (a cut frame is fine and written as it is).
         let frame_complete = frame.data.len() >= frame.orig_len as usize;
@@ -346,7 +359,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
             return self.skip(SkipCause::BadIpHeader);
         }
         if ip.fragment.is_some() {
-            return self.fragment(frame.ts, &ip, precision);
+            return self.fragment(frame.ts, ip, precision);
         }
         if ip.protocol == PROTO_UDP {
             return self.decapsulate_udp(
@@ -433,11 +446,11 @@ impl<'c, E: Emit> Decoder<'c, E> {
         wire_len: usize,
         precision: TsPrecision,
     ) -> Result<(), RunError> {
-        let d = match decapsulate_gre(gre, wire_len) {
-            Ok(d) => d,
-            Err(e) => return self.skip(e.into()),
-        };
-        self.deliver(ts, src, dst, d, precision)
+        // The frame is delivered where the parser left it, not moved out first.
+        match decapsulate_gre(gre, wire_len) {
+            Ok(d) => self.deliver(ts, src, dst, &d, precision),
+            Err(e) => self.skip(e.into()),
+        }
     }
 
     /// A UDP datagram from the UDP header on: VXLAN, GENEVE or GRE-in-UDP by its
@@ -463,12 +476,13 @@ impl<'c, E: Emit> Decoder<'c, E> {
         result: Result<UdpDecapsulated<'_>, DecapError>,
         precision: TsPrecision,
     ) -> Result<(), RunError> {
-        let u = match result {
-            Ok(u) => u,
-            Err(e) => return self.skip(e.into()),
-        };
-        let (src, dst) = u.nested_addrs.unwrap_or((src, dst));
-        self.deliver(ts, src, dst, u.decap, precision)
+        match &result {
+            Ok(u) => {
+                let (src, dst) = u.nested_addrs.unwrap_or((src, dst));
+                self.deliver(ts, src, dst, &u.decap, precision)
+            }
+            Err(e) => self.skip((*e).into()),
+        }
     }
 
     /// Counts, filters and emits one decapsulated frame from sender `src`.
@@ -478,20 +492,20 @@ impl<'c, E: Emit> Decoder<'c, E> {
         ts: Timestamp,
         src: IpAddr,
         dst: IpAddr,
-        d: Decapsulated<'_>,
+        d: &Decapsulated<'_>,
         precision: TsPrecision,
     ) -> Result<(), RunError> {
-        let observed = self.sessions.observe(src, &d);
+        let observed = self.sessions.observe(src, d);
         if observed == Observed::OverLimit {
             self.stats.sessions_over_limit += 1;
         }
-        let dropcount = match (observed.session(), SeqSpace::of(&d)) {
+        let dropcount = match (observed.session(), SeqSpace::of(d)) {
             (Some(no), Some((space, seq))) => {
                 self.seq.observe(no.get(), src, space, seq).dropcount()
             }
             _ => 0,
         };
-        if !self.config.filter.matches(src, &d) {
+        if !self.config.filter.matches(src, d) {
             self.stats.filtered_out += 1;
             return Ok(());
         }
@@ -530,7 +544,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
             ts,
             src,
             dst,
-            decap: &d,
+            decap: d,
             head,
             data,
             orig_len,
