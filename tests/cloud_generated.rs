@@ -243,6 +243,106 @@ fn outer_fragments_and_gre_in_udp() {
     assert_eq!(frames, [inner]);
 }
 
+/// RFC 8086 GRE-in-UDP and plain GRE (IP protocol 47) with the same key from the same
+/// sender are two sessions, the UDP one named `gre-udp` in text tags, `--list-sessions`,
+/// `--stats-json` and pcapng interface names.
+#[test]
+fn gre_in_udp_and_plain_gre_are_separate_sessions() {
+    let inner = eth_icmp_echo(3, 32);
+    let gre = Gre::new(ethertype::TEB).key(77);
+    let packets = [
+        eth_udp_to(SENDER, GRE_IN_UDP_PORT, &gre.build(&inner)),
+        outer_eth(&ipv4_gre([192, 0, 2, 1], [198, 51, 100, 1], &gre, &inner)),
+        eth_udp_to(SENDER, GRE_IN_UDP_PORT, &gre.build(&inner)),
+    ];
+    let f = run_on_bytes(&pcap(&packets), "in.pcap", &[]);
+    f.run.expect_code(0);
+    assert_eq!(f.capture().frames(), [&inner[..], &inner[..], &inner[..]]);
+    let input = f.dir.path().join("in.pcap").display().to_string();
+    // Text tags.
+    let r = run(&["-r", &input]);
+    r.expect_code(0);
+    let tags: Vec<String> = r
+        .stdout_text()
+        .lines()
+        .map(|l| {
+            l.split(": ")
+                .next()
+                .unwrap()
+                .split_once(' ')
+                .unwrap()
+                .1
+                .to_string()
+        })
+        .collect();
+    assert_eq!(tags, ["gre-udp key 77", "gre key 77", "gre-udp key 77"]);
+    // --list-sessions: two rows, the ENCAP column tells them apart.
+    let r = run(&["-r", &input, "--list-sessions"]);
+    r.expect_code(0);
+    let table = r.stdout_text();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][1..3], ["ENCAP", "KEY"], "{table}");
+    let sessions: Vec<(&str, &str, &str, &str)> =
+        rows[1..].iter().map(|r| (r[0], r[1], r[2], r[9])).collect();
+    assert_eq!(
+        sessions,
+        [
+            ("192.0.2.1", "gre-udp", "77", "2"),
+            ("192.0.2.1", "gre", "77", "1")
+        ],
+        "{table}"
+    );
+    // --stats-json.
+    let json = f.dir.path().join("stats.json");
+    let r = run(&[
+        "-r",
+        &input,
+        "-w",
+        "/dev/null",
+        "--stats-json",
+        &json.display().to_string(),
+    ]);
+    r.expect_code(0);
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    let sessions: Vec<(String, u64, u64)> = line["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["encap"].as_str().unwrap().to_string(),
+                s["key"].as_u64().unwrap(),
+                s["packets"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sessions,
+        [("gre-udp".to_string(), 77, 2), ("gre".to_string(), 77, 1)]
+    );
+    // pcapng: one interface per session, named after it.
+    if have_tool("tshark") {
+        let out = f.dir.path().join("out.pcapng");
+        run(&["-r", &input, "-w", &out.display().to_string()]).expect_code(0);
+        let names: Vec<String> = tshark_fields(&out, None, &["frame.interface_name"], &[])
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "gre-udp 192.0.2.1 key 77",
+                "gre 192.0.2.1 key 77",
+                "gre-udp 192.0.2.1 key 77"
+            ]
+        );
+    }
+}
+
 /// The generator is checked by an independent decoder.
 #[test]
 fn generator_output_is_decoded_by_tshark() {

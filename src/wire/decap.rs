@@ -83,6 +83,9 @@ pub struct GreInfo {
     pub checksum: Option<u16>,
     pub key: Option<u32>,
     pub sequence: Option<u32>,
+    /// The GRE packet arrived in UDP (RFC 8086 GRE-in-UDP), not as IP protocol 47: a
+    /// session of its own, named `gre-udp` (see [`crate::sessions::SessionKey`]).
+    pub over_udp: bool,
 }
 
 impl GreInfo {
@@ -93,6 +96,7 @@ impl GreInfo {
         checksum: None,
         key: None,
         sequence: None,
+        over_udp: false,
     };
 }
 
@@ -498,6 +502,7 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
             checksum,
             key,
             sequence,
+            over_udp: false,
         },
         encap,
         kind,
