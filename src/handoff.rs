@@ -14,6 +14,10 @@
 //! threads. When the channel is full the frame is dropped and counted
 //! (`channel_drops`), so the ring keeps moving and the loss is visible.
 //!
+//! It must never block a capture thread on the writer, nor leave behind on the way
+//! anything a sink reads from a frame: each frame carries its decapsulation metadata,
+//! GENEVE options (`-v`) included.
+//!
 //! Order: each capture thread sends in the order it read, and the channel keeps each
 //! sender's order, so frames of one session stay in order as long as a session is
 //! read by one thread (the fanout keeps each sender on one thread).
@@ -53,7 +57,8 @@ const ARENA_BYTES: usize = 4 << 20;
 const WRITER_POLL: Duration = Duration::from_millis(50);
 
 /// One kept frame, owned: the decapsulation metadata and the bytes to write (the
-/// synthesized link header, if any, then the whole inner frame).
+/// synthesized link header, if any, then the whole inner frame), followed by the
+/// GENEVE options (for `-v`), which are not written.
 #[derive(Debug)]
 struct Frame {
     ts: Timestamp,
@@ -69,6 +74,8 @@ struct Frame {
     head_len: usize,
     /// Bytes of the inner frame to write (the snaplen may cut it).
     data_len: usize,
+    /// `bytes[bytes.len() - options_len..]` are the GENEVE options.
+    options_len: usize,
     /// The record's length on the wire, header included.
     orig_len: u32,
     session: Option<SessionKey>,
@@ -138,15 +145,16 @@ impl Handoff {
         }
     }
 
-    fn copy(&mut self, parts: [&[u8]; 2]) -> Bytes {
-        let len = parts[0].len() + parts[1].len();
+    fn copy(&mut self, parts: [&[u8]; 3]) -> Bytes {
+        let len = parts.iter().map(|p| p.len()).sum();
         if self.arena.capacity() < len {
             // Reclaims the arena's allocation when the writer has dropped every frame
             // cut from it; allocates a fresh one otherwise.
             self.arena.reserve(ARENA_BYTES.max(len));
         }
-        self.arena.extend_from_slice(parts[0]);
-        self.arena.extend_from_slice(parts[1]);
+        for part in parts {
+            self.arena.extend_from_slice(part);
+        }
         self.arena.split().freeze()
     }
 }
@@ -159,7 +167,7 @@ impl Emit for Handoff {
 
     fn frame(&mut self, r: &Record<'_>, _: TsPrecision, stats: &mut Stats) -> Result<(), RunError> {
         let d = r.decap;
-        let bytes = self.copy([r.head, d.frame]);
+        let bytes = self.copy([r.head, d.frame, d.tunnel_options]);
         let frame = Frame {
             ts: r.ts,
             src: r.src,
@@ -171,6 +179,7 @@ impl Emit for Handoff {
             inner_orig_len: d.orig_len,
             head_len: r.head.len(),
             data_len: r.data.len(),
+            options_len: d.tunnel_options.len(),
             orig_len: r.orig_len,
             session: r.session.copied(),
             dropcount: r.dropcount,
@@ -317,7 +326,8 @@ fn write_all(
             Message::Frames(frames) => {
                 let count = frames.len();
                 for (i, f) in frames.into_iter().enumerate() {
-                    let inner = &f.bytes[f.head_len..];
+                    let (written, options) = f.bytes.split_at(f.bytes.len() - f.options_len);
+                    let inner = &written[f.head_len..];
                     let decap = Decapsulated {
                         gre: f.gre,
                         encap: f.encap,
@@ -325,16 +335,14 @@ fn write_all(
                         frame: inner,
                         orig_len: f.inner_orig_len,
                         notes: f.notes,
-                        // Not carried across threads: `-v` shows GENEVE options
-                        // with one capture thread.
-                        tunnel_options: &[],
+                        tunnel_options: options,
                     };
                     let record = Record {
                         ts: f.ts,
                         src: f.src,
                         dst: f.dst,
                         decap: &decap,
-                        head: &f.bytes[..f.head_len],
+                        head: &written[..f.head_len],
                         data: &inner[..f.data_len],
                         orig_len: f.orig_len,
                         session: f.session.as_ref(),

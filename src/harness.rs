@@ -290,6 +290,7 @@ pub fn text_printer(data: &[u8]) -> usize {
             checksum: None,
             key: Some(1),
             sequence: None,
+            over_udp: false,
         },
         encap: Encap::Gre,
         kind,

@@ -268,7 +268,7 @@ pub fn json_line(stats: &Stats, sessions: &[Session], now: SystemTime, last: boo
 fn session_json(s: &Session) -> Value {
     json!({
         "source": s.key.source.to_string(),
-        "encap": s.key.encap.name(),
+        "encap": s.key.encap_name(),
         "key": s.gre_key(),
         "session": s.erspan_session(),
         "vni": s.vni(),
@@ -307,7 +307,7 @@ pub fn session_table(sessions: &[Session]) -> String {
     let rows: Vec<[String; 12]> = sessions
         .iter()
         .map(|s| {
-            let mut encap = s.key.encap.name().to_string();
+            let mut encap = s.key.encap_name().to_string();
             if s.key.payload != PayloadKind::Ethernet {
                 let _ = write!(encap, "/{}", payload_name(s.key.payload));
             }
@@ -371,6 +371,7 @@ mod tests {
                 checksum: None,
                 key: Some(key),
                 sequence: None,
+                over_udp: false,
             },
             encap: Encap::Gre,
             kind: PayloadKind::Ethernet,

@@ -1,8 +1,9 @@
 //! The mirror sessions seen so far: one entry per sender and session, numbered in
 //! first-seen order, with what a person needs to tell them apart, and counters.
 //!
-//! An entry is keyed by [`SessionKey`]: outer source, encapsulation, GRE key or ERSPAN
-//! session ID, payload kind and, for ERSPAN type III, the direction. Direction is part
+//! An entry is keyed by [`SessionKey`]: outer source, encapsulation (GRE and ERSPAN
+//! received in UDP, RFC 8086, apart from the same as IP protocol 47: `gre-udp`), GRE key
+//! or ERSPAN session ID, payload kind and, for ERSPAN type III, the direction. Direction is part
 //! of the key because the D bit is a property of the sender's session configuration
 //! (Linux `erspan_dir`, OVS `erspan_dir`), and the JSON summary reports one direction
 //! per session; a type III session that mirrors both ways becomes two entries (its
@@ -65,6 +66,28 @@ impl EncapKind {
         }
     }
 
+    /// Short name of the encapsulation as received: GRE and ERSPAN that came in UDP
+    /// (RFC 8086 GRE-in-UDP) are `gre-udp`, `erspan-ii-udp`, ...
+    pub fn name_over(self, over_udp: bool) -> &'static str {
+        match (self, over_udp) {
+            (EncapKind::Gre, true) => "gre-udp",
+            (EncapKind::ErspanI, true) => "erspan-i-udp",
+            (EncapKind::ErspanII, true) => "erspan-ii-udp",
+            (EncapKind::ErspanIII, true) => "erspan-iii-udp",
+            (kind, _) => kind.name(),
+        }
+    }
+
+    fn long_name_over(self, over_udp: bool) -> &'static str {
+        match (self, over_udp) {
+            (EncapKind::Gre, true) => "GRE-in-UDP",
+            (EncapKind::ErspanI, true) => "ERSPAN type I in GRE-in-UDP",
+            (EncapKind::ErspanII, true) => "ERSPAN type II in GRE-in-UDP",
+            (EncapKind::ErspanIII, true) => "ERSPAN type III in GRE-in-UDP",
+            (kind, _) => kind.long_name(),
+        }
+    }
+
     fn long_name(self) -> &'static str {
         match self {
             EncapKind::Gre => "GRE",
@@ -83,6 +106,9 @@ pub struct SessionKey {
     /// Outer source address (the sender).
     pub source: IpAddr,
     pub encap: EncapKind,
+    /// GRE or ERSPAN received in UDP (RFC 8086), not as IP protocol 47: another session
+    /// than the same key sent as plain GRE.
+    pub over_udp: bool,
     /// GRE key (plain GRE, and type I when a sender adds one), ERSPAN session ID
     /// (types II and III) or VNI (VXLAN, GENEVE).
     pub id: Option<u32>,
@@ -98,6 +124,7 @@ impl SessionKey {
         SessionKey {
             source,
             encap: EncapKind::of(&d.encap),
+            over_udp: d.gre.over_udp,
             id,
             payload: d.kind,
             direction,
@@ -117,9 +144,10 @@ impl SessionKey {
 
     /// A short name that tells entries apart, e.g. `gre 198.51.100.1 key 99`,
     /// `erspan-ii 198.51.100.1 sid 77`, `erspan-iii 198.51.100.1 sid 200 egress`,
-    /// `gre 198.51.100.1 ipv4` (L3 GRE, no key). Fit for a pcapng `if_name`.
+    /// `gre 198.51.100.1 ipv4` (L3 GRE, no key), `gre-udp 198.51.100.1 key 5`
+    /// (GRE-in-UDP). Fit for a pcapng `if_name`.
     pub fn label(&self) -> String {
-        let mut s = format!("{} {}", self.encap.name(), self.source);
+        let mut s = format!("{} {}", self.encap_name(), self.source);
         if let Some(id) = self.id {
             let what = match self.encap {
                 EncapKind::Gre | EncapKind::ErspanI => "key",
@@ -138,6 +166,14 @@ impl SessionKey {
     }
 }
 
+impl SessionKey {
+    /// The encapsulation's short name, `-udp` added for GRE-in-UDP (see
+    /// [`EncapKind::name_over`]).
+    pub fn encap_name(&self) -> &'static str {
+        self.encap.name_over(self.over_udp)
+    }
+}
+
 /// Two fixed-size writes: std's SipHash costs per write, and the derived `Hash` makes
 /// one per field.
 impl Hash for SessionKey {
@@ -151,7 +187,8 @@ impl Hash for SessionKey {
             | (self.source.is_ipv4() as u64) << 33
             | (self.encap as u64) << 34
             | (self.payload as u64) << 37
-            | (self.direction.map_or(0, |d| d as u64 + 1)) << 40;
+            | (self.direction.map_or(0, |d| d as u64 + 1)) << 40
+            | (self.over_udp as u64) << 42;
         state.write_u128(address);
         state.write_u64(rest);
     }
@@ -160,7 +197,11 @@ impl Hash for SessionKey {
 /// The details of a session whose last header had these fields (see
 /// [`Session::description`]).
 fn describe(key: &SessionKey, index: Option<u32>, hwid: Option<u8>, vlan: Option<u16>) -> String {
-    let mut s = format!("{} from {}", key.encap.long_name(), key.source);
+    let mut s = format!(
+        "{} from {}",
+        key.encap.long_name_over(key.over_udp),
+        key.source
+    );
     match key.encap {
         EncapKind::Gre | EncapKind::ErspanI => match key.id {
             Some(k) => {
@@ -354,7 +395,7 @@ fn id_and_direction(d: &Decapsulated<'_>) -> (Option<u32>, Option<Direction>) {
 struct PackedKey {
     /// The source address (an IPv4 address in the low 32 bits).
     addr: u128,
-    /// Bit 41: IPv6; bits 39-40: direction; 36-38: payload; 33-35: encapsulation;
+    /// Bit 42: received in UDP (GRE-in-UDP); bit 41: IPv6; bits 39-40: direction; 36-38: payload; 33-35: encapsulation;
     /// bit 32: an id is present; bits 0-31: the id.
     rest: u64,
 }
@@ -362,7 +403,8 @@ struct PackedKey {
 impl PackedKey {
     #[cfg(test)]
     fn of(key: &SessionKey) -> PackedKey {
-        PackedKey::pack(key.source, key.encap, key.id, key.payload, key.direction)
+        let packed = PackedKey::pack(key.source, key.encap, key.id, key.payload, key.direction);
+        packed.over_udp(key.over_udp)
     }
 
     /// The packed key of a packet from `source`: [`SessionKey::new`] without building it.
@@ -370,6 +412,14 @@ impl PackedKey {
     fn of_packet(source: IpAddr, d: &Decapsulated<'_>) -> PackedKey {
         let (id, direction) = id_and_direction(d);
         PackedKey::pack(source, EncapKind::of(&d.encap), id, d.kind, direction)
+            .over_udp(d.gre.over_udp)
+    }
+
+    /// Bit 42: GRE or ERSPAN received in UDP (RFC 8086).
+    #[inline]
+    fn over_udp(mut self, over_udp: bool) -> PackedKey {
+        self.rest |= u64::from(over_udp) << 42;
+        self
     }
 
     #[inline]
@@ -660,8 +710,9 @@ mod tests {
         ];
         let mut seen = Vec::new();
         for source in sources {
-            for p in &packets {
-                let d = decapsulate_gre(p, p.len()).unwrap();
+            for (p, over_udp) in packets.iter().flat_map(|p| [(p, false), (p, true)]) {
+                let mut d = decapsulate_gre(p, p.len()).unwrap();
+                d.gre.over_udp = over_udp;
                 let key = SessionKey::new(source, &d);
                 let packed = PackedKey::of_packet(source, &d);
                 assert_eq!(packed, PackedKey::of(&key), "{}", key.label());
@@ -780,6 +831,37 @@ mod tests {
         let l3 = gre(0x2000, 0x0800, &[5], &[0x45; 20]);
         observe(&mut t, &l3);
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn gre_in_udp_is_a_session_apart_from_plain_gre() {
+        let mut t = SessionTable::default();
+        let p = gretap_key(5, 60);
+        let plain = decapsulate_gre(&p, p.len()).unwrap();
+        let mut in_udp = plain;
+        in_udp.gre.over_udp = true;
+        let (k_plain, k_udp) = (
+            SessionKey::new(source(), &plain),
+            SessionKey::new(source(), &in_udp),
+        );
+        assert_ne!(k_plain, k_udp);
+        assert_eq!(t.observe(source(), &plain), Observed::New(SessionNo(0)));
+        assert_eq!(t.observe(source(), &in_udp), Observed::New(SessionNo(1)));
+        assert_eq!(t.observe(source(), &in_udp), Observed::Seen(SessionNo(1)));
+        assert_eq!(k_plain.label(), "gre 198.51.100.1 key 5");
+        assert_eq!(k_udp.label(), "gre-udp 198.51.100.1 key 5");
+        assert_eq!(
+            t.get(SessionNo(1)).unwrap().description(),
+            "GRE-in-UDP from 198.51.100.1, key 5"
+        );
+        assert_eq!(t.get(SessionNo(1)).unwrap().gre_key(), Some(5));
+        let e = erspan_ii(77, 0, 1);
+        let mut d = decapsulate_gre(&e, e.len()).unwrap();
+        d.gre.over_udp = true;
+        assert_eq!(
+            SessionKey::new(source(), &d).label(),
+            "erspan-ii-udp 198.51.100.1 sid 77"
+        );
     }
 
     #[test]

@@ -243,6 +243,106 @@ fn outer_fragments_and_gre_in_udp() {
     assert_eq!(frames, [inner]);
 }
 
+/// RFC 8086 GRE-in-UDP and plain GRE (IP protocol 47) with the same key from the same
+/// sender are two sessions, the UDP one named `gre-udp` in text tags, `--list-sessions`,
+/// `--stats-json` and pcapng interface names.
+#[test]
+fn gre_in_udp_and_plain_gre_are_separate_sessions() {
+    let inner = eth_icmp_echo(3, 32);
+    let gre = Gre::new(ethertype::TEB).key(77);
+    let packets = [
+        eth_udp_to(SENDER, GRE_IN_UDP_PORT, &gre.build(&inner)),
+        outer_eth(&ipv4_gre([192, 0, 2, 1], [198, 51, 100, 1], &gre, &inner)),
+        eth_udp_to(SENDER, GRE_IN_UDP_PORT, &gre.build(&inner)),
+    ];
+    let f = run_on_bytes(&pcap(&packets), "in.pcap", &[]);
+    f.run.expect_code(0);
+    assert_eq!(f.capture().frames(), [&inner[..], &inner[..], &inner[..]]);
+    let input = f.dir.path().join("in.pcap").display().to_string();
+    // Text tags.
+    let r = run(&["-r", &input]);
+    r.expect_code(0);
+    let tags: Vec<String> = r
+        .stdout_text()
+        .lines()
+        .map(|l| {
+            l.split(": ")
+                .next()
+                .unwrap()
+                .split_once(' ')
+                .unwrap()
+                .1
+                .to_string()
+        })
+        .collect();
+    assert_eq!(tags, ["gre-udp key 77", "gre key 77", "gre-udp key 77"]);
+    // --list-sessions: two rows, the ENCAP column tells them apart.
+    let r = run(&["-r", &input, "--list-sessions"]);
+    r.expect_code(0);
+    let table = r.stdout_text();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][1..3], ["ENCAP", "KEY"], "{table}");
+    let sessions: Vec<(&str, &str, &str, &str)> =
+        rows[1..].iter().map(|r| (r[0], r[1], r[2], r[9])).collect();
+    assert_eq!(
+        sessions,
+        [
+            ("192.0.2.1", "gre-udp", "77", "2"),
+            ("192.0.2.1", "gre", "77", "1")
+        ],
+        "{table}"
+    );
+    // --stats-json.
+    let json = f.dir.path().join("stats.json");
+    let r = run(&[
+        "-r",
+        &input,
+        "-w",
+        "/dev/null",
+        "--stats-json",
+        &json.display().to_string(),
+    ]);
+    r.expect_code(0);
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    let sessions: Vec<(String, u64, u64)> = line["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["encap"].as_str().unwrap().to_string(),
+                s["key"].as_u64().unwrap(),
+                s["packets"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sessions,
+        [("gre-udp".to_string(), 77, 2), ("gre".to_string(), 77, 1)]
+    );
+    // pcapng: one interface per session, named after it.
+    if have_tool("tshark") {
+        let out = f.dir.path().join("out.pcapng");
+        run(&["-r", &input, "-w", &out.display().to_string()]).expect_code(0);
+        let names: Vec<String> = tshark_fields(&out, None, &["frame.interface_name"], &[])
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "gre-udp 192.0.2.1 key 77",
+                "gre 192.0.2.1 key 77",
+                "gre-udp 192.0.2.1 key 77"
+            ]
+        );
+    }
+}
+
 /// The generator is checked by an independent decoder.
 #[test]
 fn generator_output_is_decoded_by_tshark() {
@@ -273,4 +373,85 @@ fn generator_output_is_decoded_by_tshark() {
     );
     assert_eq!(rows[0], ["5569041", "", "", "8"]);
     assert_eq!(rows[1], ["4242", "0x000000", "0x0108,0x0108,0x0108", "8"]);
+}
+
+/// `spandump --udp ... -v` with GWLB GENEVE datagrams on loopback (no privilege):
+/// `--threads 2` hands the frames to a writer thread, which must print the same
+/// GENEVE options as the single-threaded run (it printed none before the options
+/// were carried across the hand-off).
+#[test]
+fn geneve_options_cross_the_thread_handoff() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let (outer, _) = gwlb_nested(&eth_icmp_echo(1, 8));
+    // The UDP payload of the generated packet: Ethernet + IPv4 + UDP headers off.
+    let datagram = &outer[14 + 20 + 8..];
+    let mut texts = Vec::new();
+    for threads in ["1", "2"] {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let dir = tempfile::tempdir().unwrap();
+        let stderr_path = dir.path().join("stderr");
+        let stdout_path = dir.path().join("stdout");
+        #[rustfmt::skip]
+        let mut child = Command::new(spandump_bin())
+            .args(["--udp", &bind, "--geneve-port", &port.to_string(), "--no-nested", "-v",
+                   "-c", "3", "--threads", threads])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout_path).unwrap())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("start spandump");
+        let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let start = Instant::now();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut sent = false;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if !sent && stderr().contains("listening on") {
+                for _ in 0..3 {
+                    sender.send_to(datagram, &bind).unwrap();
+                }
+                sent = true;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("--threads {threads}: no exit after 3 frames:\n{}", stderr());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(
+            status.success(),
+            "--threads {threads}: {status}\n{}",
+            stderr()
+        );
+        // Receive timestamps differ between the runs: compared without them (-v
+        // continuation lines have none).
+        let text = std::fs::read_to_string(&stdout_path).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| match l.starts_with(' ') {
+                true => l.to_string(),
+                false => l.split_once(' ').map_or(l, |(_, rest)| rest).to_string(),
+            })
+            .collect();
+        let tagged: Vec<&String> = lines.iter().filter(|l| l.starts_with("geneve")).collect();
+        assert_eq!(tagged.len(), 3, "--threads {threads}:\n{text}");
+        assert!(
+            tagged.iter().all(|l| l.contains(
+                "options [32 bytes], gwlb endpoint id 0123456789abcdef, \
+                 gwlb attachment id 1111222233334444, gwlb flow cookie c00c1e00)"
+            )),
+            "--threads {threads}:\n{text}"
+        );
+        texts.push(lines);
+    }
+    assert_eq!(texts[0], texts[1]);
 }

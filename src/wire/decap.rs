@@ -83,6 +83,9 @@ pub struct GreInfo {
     pub checksum: Option<u16>,
     pub key: Option<u32>,
     pub sequence: Option<u32>,
+    /// The GRE packet arrived in UDP (RFC 8086 GRE-in-UDP), not as IP protocol 47: a
+    /// session of its own, named `gre-udp` (see [`crate::sessions::SessionKey`]).
+    pub over_udp: bool,
 }
 
 impl GreInfo {
@@ -93,6 +96,7 @@ impl GreInfo {
         checksum: None,
         key: None,
         sequence: None,
+        over_udp: false,
     };
 }
 
@@ -437,6 +441,7 @@ pub fn decapsulate_gre(gre_bytes: &[u8], wire_len: usize) -> Result<Decapsulated
         checksum,
         key,
         sequence,
+        over_udp: false,
     };
     // Each arm builds its result in place: a (encap, kind, frame) tuple returned from
     // the match and then moved into the result cost ~20 instructions per packet.

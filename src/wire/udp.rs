@@ -204,7 +204,11 @@ fn decapsulate_port<'a>(
     match ports.classify(udp.dst_port) {
         Some(UdpMirror::Vxlan) => decapsulate_vxlan(udp.payload, udp.payload_len),
         Some(UdpMirror::Geneve) => decapsulate_geneve(udp.payload, udp.payload_len),
-        Some(UdpMirror::GreInUdp) => decapsulate_gre(udp.payload, udp.payload_len),
+        Some(UdpMirror::GreInUdp) => {
+            let mut d = decapsulate_gre(udp.payload, udp.payload_len)?;
+            d.gre.over_udp = true;
+            Ok(d)
+        }
         None => Err(DecapError::NotMirrorPort(udp.dst_port)),
     }
 }
@@ -307,6 +311,7 @@ mod tests {
         let d = decapsulate_udp(&MirrorPorts::default(), &p, p.len()).unwrap();
         assert_eq!(d.decap.encap, Encap::Gre);
         assert_eq!(d.decap.gre.key, Some(42));
+        assert!(d.decap.gre.over_udp);
         assert_eq!(d.decap.frame, &f[..]);
     }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A hypervisor running Open vSwitch (or OVN on top of it) that mirrors pod traffic to a sink,
-# all inside network namespaces this script makes and removes. Driven by tests/ovs.rs.
+# all inside network namespaces this script makes and removes. Driven by tests/ovs.rs and
+# tests/ovs_cloud.rs.
 #
-#   fixture.sh up DIR TAG ovs|ovn   build it; DIR is an empty private directory (databases,
-#                                   sockets, logs, pid files), TAG a short unique word in the
-#                                   namespace names. Prints nothing on success.
+#   fixture.sh up DIR TAG MODE      build it; MODE ovs, ovn or cloud; DIR is an empty private
+#                                   directory (databases, sockets, logs, pid files), TAG a short
+#                                   unique word in the namespace names. Prints nothing on
+#                                   success.
 #   fixture.sh traffic DIR          the traffic of one test run (see `traffic` below)
 #   fixture.sh down DIR             stop the daemons this fixture started (by pid file, never by
 #                                   name) and delete its namespaces; safe to run twice or after
@@ -24,8 +26,10 @@
 # of br-phy. The route and neighbour of the sink are given to OVS explicitly, so the first
 # mirrored packet does not wait for ARP.
 #
-# Mirrors (mode ovs, made here with ovs-vsctl; mode ovn, made by ovn-controller from
-# `ovn-nbctl mirror-add`): see mirrors_ovs and mirrors_ovn. tests/ovs.rs holds the same table.
+# Mirrors (modes ovs and cloud, made here with ovs-vsctl; mode ovn, made by ovn-controller
+# from `ovn-nbctl mirror-add`): see mirrors_ovs, mirrors_cloud and mirrors_ovn. tests/ovs.rs
+# and tests/ovs_cloud.rs hold the same tables. The vxlan and geneve ports of mode cloud are
+# built by the userspace datapath too (no vxlan / geneve kernel device is made).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -168,6 +172,7 @@ up() {
     case $MODE in
         ovs) up_ovs ;;
         ovn) up_ovn ;;
+        cloud) up_cloud ;;
         *) die "unknown mode $MODE" ;;
     esac
 
@@ -222,6 +227,25 @@ mirrors_ovs() {
     # A second mirror of the same port: GRE with checksum and sequence numbers.
     tunnel gre8 gre remote_ip=$SINK_V4 key=8 csum=true seq=true
     mirror m-gre8 vpod3 select_src_port gre8
+}
+
+up_cloud() {
+    vsctl add-br br-int -- set bridge br-int datapath_type=netdev
+    for i in 1 2 3; do vsctl add-port br-int "vpod$i"; done
+    mirrors_cloud
+}
+
+# The VXLAN and GENEVE mirrors, both families. Keep in step with CLOUD in
+# tests/ovs_cloud.rs. key is the VNI (decimal).
+mirrors_cloud() {
+    tunnel vx5569041 vxlan remote_ip=$SINK_V4 key=5569041
+    mirror m-vx5569041 vpod1 select_src_port vx5569041
+    tunnel gnv4242 geneve remote_ip=$SINK_V4 key=4242
+    mirror m-gnv4242 vpod2 select_dst_port gnv4242
+    tunnel gnv100 geneve remote_ip=$SINK_V6 key=100
+    mirror m-gnv100 vpod3 select_src_port gnv100
+    tunnel vx7 vxlan remote_ip=$SINK_V6 key=7
+    mirror m-vx7 vpod3 select_dst_port vx7
 }
 
 up_ovn() {
@@ -323,7 +347,7 @@ down() {
     fi
 }
 
-[ $# -ge 2 ] || die "usage: fixture.sh up DIR TAG ovs|ovn | traffic DIR | down DIR"
+[ $# -ge 2 ] || die "usage: fixture.sh up DIR TAG ovs|ovn|cloud | traffic DIR | down DIR"
 CMD=$1
 DIR=$(cd "$2" && pwd)
 case $CMD in

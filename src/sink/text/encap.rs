@@ -1,5 +1,6 @@
-//! spandump's encapsulation tag (`gre key 99`, `erspan-ii sid 100 idx 0x1`) and, with
-//! `-v`, every GRE / ERSPAN field in parentheses.
+//! spandump's encapsulation tag (`gre key 99`, `erspan-ii sid 100 idx 0x1`, `gre-udp
+//! key 5` for RFC 8086 GRE-in-UDP) and, with `-v`, every GRE / ERSPAN field in
+//! parentheses.
 //!
 //! It must never panic, read past the captured bytes, allocate per packet, or print
 //! packet bytes as text.
@@ -16,23 +17,26 @@ impl<W: Write> Line<'_, W> {
         dst: IpAddr,
         d: &Decapsulated<'_>,
     ) -> io::Result<()> {
+        // GRE and ERSPAN received in UDP (RFC 8086): a session apart, as in the
+        // session labels.
+        let udp = if d.gre.over_udp { "-udp" } else { "" };
         match &d.encap {
             Encap::Gre => {
-                self.out.write_all(b"gre")?;
+                write!(self.out, "gre{udp}")?;
                 if let Some(key) = d.gre.key {
                     write!(self.out, " key {key}")?;
                 }
             }
-            Encap::ErspanI => self.out.write_all(b"erspan-i")?,
+            Encap::ErspanI => write!(self.out, "erspan-i{udp}")?,
             Encap::ErspanII(h) => write!(
                 self.out,
-                "erspan-ii sid {} idx {:#x}",
+                "erspan-ii{udp} sid {} idx {:#x}",
                 h.session.get(),
                 h.index.get()
             )?,
             Encap::ErspanIII(h) => write!(
                 self.out,
-                "erspan-iii sid {} {}",
+                "erspan-iii{udp} sid {} {}",
                 h.session.get(),
                 h.direction.name()
             )?,
@@ -111,6 +115,19 @@ mod tests {
         assert_eq!(
             line(&d),
             "1700000000.123456 gre key 99: IP 192.168.15.47 > 1.1.1.1: ICMP echo request, \
+             id 313, seq 0, length 64\n"
+        );
+    }
+
+    #[test]
+    fn gre_in_udp_tag() {
+        let frame = hex(ZEEK_ERSPAN3_ECHO);
+        let mut info = gre(Some(5));
+        info.over_udp = true;
+        let d = decap(Encap::Gre, info, PayloadKind::Ethernet, &frame);
+        assert_eq!(
+            line(&d),
+            "1700000000.123456 gre-udp key 5: IP 192.168.15.47 > 1.1.1.1: ICMP echo request, \
              id 313, seq 0, length 64\n"
         );
     }

@@ -57,6 +57,7 @@ pub(crate) fn gre(key: Option<u32>) -> GreInfo {
         checksum: None,
         key,
         sequence: None,
+        over_udp: false,
     }
 }
 
