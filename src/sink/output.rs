@@ -191,6 +191,64 @@ mod tests {
         }
     }
 
+    /// Records of many sizes over many buffer flushes (the ledger settles only when the
+    /// accepted count moves), then a full disk at every kind of place: the frames
+    /// counted as pending are exactly those that did not reach the output whole.
+    #[test]
+    fn settles_across_many_flushes_and_fails_at_any_byte() {
+        let sizes: Vec<usize> = (0..3000).map(|i| 30 + (i * 7919) % 1500).collect();
+        let total: usize = sizes.iter().sum::<usize>() + 24;
+        for room in [
+            0,
+            23,
+            24,
+            25,
+            1 << 20,
+            (1 << 20) + 1,
+            3 << 20,
+            total - 1,
+            total,
+        ] {
+            let got = std::sync::Arc::default();
+            let mut out = output(FullDisk {
+                room,
+                got: std::sync::Arc::clone(&got),
+            });
+            let mut ledger = Ledger::default();
+            let mut failed = false;
+            let mut given = 0u64;
+            failed |= out.write_all(&[0; 24]).is_err();
+            ledger.record(&out, false);
+            for &n in &sizes {
+                if failed {
+                    break;
+                }
+                if out.write_all(&vec![1; n]).is_err() {
+                    failed = true;
+                    break;
+                }
+                given += 1;
+                ledger.record(&out, true);
+            }
+            if !failed {
+                failed = out.flush().is_err();
+            }
+            assert_eq!(failed, room < total, "room {room}");
+            let reached = got.lock().unwrap().len();
+            let mut end = 24;
+            let whole = sizes
+                .iter()
+                .take(given as usize)
+                .take_while(|&&n| {
+                    end += n;
+                    end <= reached
+                })
+                .count() as u64;
+            let loss = ledger.fail(out);
+            assert_eq!(loss.frames, given - whole, "room {room}");
+        }
+    }
+
     #[test]
     fn counts_only_records_that_reached_the_output() {
         let got = std::sync::Arc::default();
