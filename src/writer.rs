@@ -37,6 +37,10 @@ pub struct DirectWriter<'c> {
     /// Where the records in the output buffer end.
     ledger: Ledger,
     done: bool,
+    /// The writer is started and nothing but writing happens per frame (no rotation,
+    /// `-c`, `-U` or `--list-sessions`): [`Emit::frame`]'s short path. Cleared
+    /// whenever the output stops.
+    steady: bool,
     /// `-C` / `-G`: when to start a new file, and its name.
     rotator: Option<Rotator>,
     /// The output's name in messages (the current file's, with rotation).
@@ -53,6 +57,7 @@ impl<'c> DirectWriter<'c> {
             output: Some(output),
             ledger: Ledger::default(),
             done: false,
+            steady: false,
             rotator: None,
             name: config.destination.name(),
             precision: TsPrecision::Micro,
@@ -98,6 +103,12 @@ impl<'c> DirectWriter<'c> {
         }
     }
 
+    /// No more frames are wanted, or the output failed.
+    fn stop(&mut self) {
+        self.done = true;
+        self.steady = false;
+    }
+
     /// Whether a frame given now would be written (the output is not done, and this
     /// run writes frames at all).
     pub fn wants_frames(&self) -> bool {
@@ -109,7 +120,7 @@ impl<'c> DirectWriter<'c> {
     /// written count, counts them as lost to the output, cuts a file after its last
     /// complete record, and ends the run with a message naming the output.
     fn failed(&mut self, error: io::Error, stats: &mut Stats) -> Result<(), RunError> {
-        self.done = true;
+        self.stop();
         if error.kind() == io::ErrorKind::BrokenPipe {
             return Ok(());
         }
@@ -139,7 +150,7 @@ impl<'c> DirectWriter<'c> {
                     "spandump: maximum file limit reached: {}",
                     self.config.rotation.count.unwrap_or(0)
                 );
-                self.done = true;
+                self.stop();
                 Ok(())
             }
         }
@@ -161,7 +172,7 @@ impl<'c> DirectWriter<'c> {
         let file = match File::create(next) {
             Ok(file) => file,
             Err(e) => {
-                self.done = true;
+                self.stop();
                 return Err(RunError::Output {
                     name: self.name.clone(),
                     source: e,
@@ -199,19 +210,9 @@ impl<'c> DirectWriter<'c> {
         }
         Ok(())
     }
-}
-
-impl Emit for DirectWriter<'_> {
-    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
-        if self.config.list_sessions {
-            return Ok(());
-        }
-        // Nothing is written yet, so nothing can be lost.
-        self.start_writer(precision, &mut Stats::default())
-    }
-
-    #[inline]
-    fn frame(
+    /// [`Emit::frame`] when the output is not steady: starting, rotating, counting
+    /// `-c`, flushing each frame (`-U`), or done.
+    fn frame_slow(
         &mut self,
         record: &Record<'_>,
         precision: TsPrecision,
@@ -233,27 +234,67 @@ impl Emit for DirectWriter<'_> {
         let Some(writer) = &mut self.writer else {
             return Ok(());
         };
-        let mut result = writer.write(record);
-        if result.is_ok() {
-            self.ledger.record(writer.output(), true);
-            stats.frames_written += 1;
-            if self.config.packet_buffered {
-                result = writer.flush();
-            }
-        } else if result
-            .as_ref()
-            .is_err_and(|e| e.kind() != io::ErrorKind::BrokenPipe)
-        {
-            // This frame never made it to the buffer whole.
-            stats.output_lost += 1;
+        if let Err(e) = writer.write(record) {
+            return self.write_failed(e, stats);
         }
-        if let Err(e) = result {
+        self.ledger.record(writer.output(), true);
+        stats.frames_written += 1;
+        if self.config.packet_buffered
+            && let Err(e) = writer.flush()
+        {
             return self.failed(e, stats);
         }
         if self.config.count.is_some_and(|c| stats.frames_written >= c) {
-            self.done = true;
+            self.stop();
         }
+        self.steady = self.writer.is_some()
+            && !self.done
+            && self.rotator.is_none()
+            && self.config.count.is_none()
+            && !self.config.packet_buffered;
         Ok(())
+    }
+
+    /// A frame that did not make it to the buffer whole: lost to the output (unless the
+    /// reader went away), and the end of the output.
+    #[cold]
+    fn write_failed(&mut self, error: io::Error, stats: &mut Stats) -> Result<(), RunError> {
+        if error.kind() != io::ErrorKind::BrokenPipe {
+            stats.output_lost += 1;
+        }
+        self.failed(error, stats)
+    }
+}
+
+impl Emit for DirectWriter<'_> {
+    fn start(&mut self, precision: TsPrecision) -> Result<(), RunError> {
+        if self.config.list_sessions {
+            return Ok(());
+        }
+        // Nothing is written yet, so nothing can be lost.
+        self.start_writer(precision, &mut Stats::default())
+    }
+
+    #[inline]
+    fn frame(
+        &mut self,
+        record: &Record<'_>,
+        precision: TsPrecision,
+        stats: &mut Stats,
+    ) -> Result<(), RunError> {
+        if self.steady
+            && let Some(writer) = &mut self.writer
+        {
+            return match writer.write(record) {
+                Ok(()) => {
+                    self.ledger.record(writer.output(), true);
+                    stats.frames_written += 1;
+                    Ok(())
+                }
+                Err(e) => self.write_failed(e, stats),
+            };
+        }
+        self.frame_slow(record, precision, stats)
     }
 
     fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError> {
