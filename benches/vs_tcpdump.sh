@@ -142,8 +142,13 @@ R_SMALL=$(rss_kb "$WORK/small.pcap")
 echo "   tiny.pcap  ($SMALL_PACKETS packets, $(stat -c %s "$WORK/tiny.pcap") bytes): $R_TINY kB"
 echo "   imix.pcap  ($PACKETS packets, $(stat -c %s "$WORK/imix.pcap") bytes): $R_IMIX kB"
 echo "   small.pcap ($PACKETS packets, $(stat -c %s "$WORK/small.pcap") bytes): $R_SMALL kB"
+# Many sessions and senders: 100 000 GRE keys from 254 senders, past the session
+# table's bound (4096): the table and the sequence tracker stay bounded.
+"$GEN" --packets "$PACKETS" --mix small --sessions 100000 "$WORK/sessions.pcap" >/dev/null
+R_SESSIONS=$(rss_kb "$WORK/sessions.pcap")
+echo "   sessions.pcap ($PACKETS packets, 100000 sessions from 254 senders): $R_SESSIONS kB"
 # Flat means: the large inputs need at most 16 MB more than the small one.
-for r in "$R_IMIX" "$R_SMALL"; do
+for r in "$R_IMIX" "$R_SMALL" "$R_SESSIONS"; do
     if [ "$r" -gt $((R_TINY + 16384)) ]; then
         echo "   MEMORY NOT FLAT: $r kB on a large input vs $R_TINY kB on a small one" >&2
         exit 1

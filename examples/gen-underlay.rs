@@ -40,16 +40,20 @@ struct Args {
     packets: u64,
     mix: Mix,
     vxlan: bool,
+    /// Spread the gretap packets over this many sessions (GRE keys 42, 43, ...) from
+    /// up to 254 senders (192.0.2.1-254): memory must not grow with them.
+    sessions: u32,
     out: String,
 }
 
 const USAGE: &str = "usage: gen-underlay [--packets N] [--mix imix|small|large|tcp-flows] \
-                     [--encap mixed|vxlan] OUT.pcap";
+                     [--encap mixed|vxlan] [--sessions N] OUT.pcap";
 
 fn parse_args() -> Result<Args, String> {
     let mut packets = 1_000_000;
     let mut mix = Mix::Imix;
     let mut vxlan = false;
+    let mut sessions = 1;
     let mut out = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -74,6 +78,14 @@ fn parse_args() -> Result<Args, String> {
                     }
                 };
             }
+            "--sessions" => {
+                let v = it.next().ok_or("--sessions needs a value")?;
+                sessions = v
+                    .parse()
+                    .ok()
+                    .filter(|&n: &u32| n > 0)
+                    .ok_or_else(|| format!("--sessions: not a positive number: {v}"))?;
+            }
             "--encap" => {
                 let v = it.next().ok_or("--encap needs a value")?;
                 vxlan = match v.as_str() {
@@ -91,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
         packets,
         mix,
         vxlan,
+        sessions,
         out: out.ok_or(USAGE)?,
     })
 }
@@ -98,6 +111,26 @@ fn parse_args() -> Result<Args, String> {
 /// Offset of the GRE sequence number in the ERSPAN templates: Ethernet (14), IPv4
 /// without options (20), GRE flags and protocol (4).
 const SEQ_AT: usize = 14 + 20 + 4;
+
+/// Offsets in the gretap template: the IPv4 header checksum and source address, and
+/// the GRE key (after the 4-byte GRE base header).
+const IP_CHECKSUM_AT: usize = 14 + 10;
+const IP_SRC_AT: usize = 14 + 12;
+const KEY_AT: usize = 14 + 20 + 4;
+
+/// Makes gretap packet `pkt` one of session `n`: key 42 + n, sender 192.0.2.(1 + n % 254).
+fn set_session(pkt: &mut [u8], n: u32) {
+    pkt[KEY_AT..KEY_AT + 4].copy_from_slice(&(42 + n).to_be_bytes());
+    pkt[IP_SRC_AT..IP_SRC_AT + 4].copy_from_slice(&[192, 0, 2, 1 + (n % 254) as u8]);
+    pkt[IP_CHECKSUM_AT..IP_CHECKSUM_AT + 2].copy_from_slice(&[0, 0]);
+    let sum = pkt[14..34]
+        .chunks_exact(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum::<u32>();
+    let folded = (sum & 0xFFFF) + (sum >> 16);
+    let checksum = !((folded & 0xFFFF) + (folded >> 16)) as u16;
+    pkt[IP_CHECKSUM_AT..IP_CHECKSUM_AT + 2].copy_from_slice(&checksum.to_be_bytes());
+}
 
 /// One outer packet template per (encapsulation, inner size).
 fn templates(sizes: &[usize]) -> Vec<[Vec<u8>; 4]> {
@@ -201,6 +234,9 @@ fn main() -> ExitCode {
                 continue;
             }
             let pkt = &mut tpl[size_idx][encap];
+            if args.sessions > 1 && !args.vxlan && encap == 0 {
+                set_session(pkt, (i % u64::from(args.sessions)) as u32);
+            }
             if !args.vxlan && (encap == 1 || encap == 2) {
                 // ERSPAN II and III count on one counter, as Open vSwitch does: the
                 // sequence number follows the 4-byte GRE base header.
