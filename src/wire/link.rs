@@ -138,6 +138,14 @@ pub enum LinkError {
 /// packet bytes (still including any link padding: IP lengths trim it).
 #[inline]
 pub fn strip_link(link: LinkType, frame: &[u8]) -> Result<(NetProto, &[u8]), LinkError> {
+    if link == LinkType::Ethernet {
+        return strip_ethernet(frame);
+    }
+    strip_other(link, frame)
+}
+
+/// [`strip_link`] for every link type but Ethernet.
+fn strip_other(link: LinkType, frame: &[u8]) -> Result<(NetProto, &[u8]), LinkError> {
     match link {
         LinkType::Ethernet => strip_ethernet(frame),
         LinkType::Raw => match frame.first().map(|b| b >> 4) {
@@ -201,7 +209,22 @@ fn net_proto(ethertype: u16) -> Result<NetProto, LinkError> {
     }
 }
 
+/// Untagged IPv4 and IPv6, the common case, without the tag walk.
+#[inline]
 fn strip_ethernet(frame: &[u8]) -> Result<(NetProto, &[u8]), LinkError> {
+    if let Some(hdr) = frame.first_chunk::<{ field::ETH_TYPE + 2 }>() {
+        let rest = &frame[field::ETH_TYPE + 2..];
+        match u16::from_be_bytes([hdr[field::ETH_TYPE], hdr[field::ETH_TYPE + 1]]) {
+            field::ETHERTYPE_IPV4 => return Ok((NetProto::Ipv4, rest)),
+            field::ETHERTYPE_IPV6 => return Ok((NetProto::Ipv6, rest)),
+            _ => {}
+        }
+    }
+    strip_ethernet_tagged(frame)
+}
+
+/// Ethernet with up to [`MAX_VLAN_TAGS`] VLAN tags, or not IP, or cut short.
+fn strip_ethernet_tagged(frame: &[u8]) -> Result<(NetProto, &[u8]), LinkError> {
     let mut type_at = field::ETH_TYPE;
     for _ in 0..=MAX_VLAN_TAGS {
         let hdr = header(frame, type_at + 2)?;
