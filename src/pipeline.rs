@@ -165,6 +165,8 @@ pub struct Decoder<'c, E> {
     seq: SeqTracker,
     emit: E,
     publisher: Option<Publisher>,
+    /// No session criteria (`--key`, `--session`, ...): every frame passes them.
+    no_session_filter: bool,
 }
 
 /// The one-thread pipeline: decode and write in the same loop.
@@ -188,6 +190,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
             seq: SeqTracker::default(),
             emit,
             publisher: None,
+            no_session_filter: config.filter.is_empty(),
         }
     }
 
@@ -505,7 +508,7 @@ impl<'c, E: Emit> Decoder<'c, E> {
             }
             _ => 0,
         };
-        if !self.config.filter.matches(src, d) {
+        if !self.no_session_filter && !self.config.filter.matches(src, d) {
             self.stats.filtered_out += 1;
             return Ok(());
         }
