@@ -107,8 +107,8 @@ done
 # taken out by subtracting a run on a file of one packet.
 if command -v valgrind >/dev/null 2>&1; then
     CG_PACKETS=100000
-    "$GEN" --packets "$CG_PACKETS" --mix small "$WORK/cg-many.pcap" >/dev/null
-    "$GEN" --packets 1 --mix small "$WORK/cg-one.pcap" >/dev/null
+    "$GEN" --packets "$CG_PACKETS" --mix small "$WORK/cg-many.pcap" >/dev/null 2>&1
+    "$GEN" --packets 1 --mix small "$WORK/cg-one.pcap" >/dev/null 2>&1
     for n in many one; do
         "$SPANDUMP" -r "$WORK/cg-$n.pcap" -w "$WORK/cg-$n-inner.pcap" 2>/dev/null
     done
@@ -144,7 +144,7 @@ echo "   imix.pcap  ($PACKETS packets, $(stat -c %s "$WORK/imix.pcap") bytes): $
 echo "   small.pcap ($PACKETS packets, $(stat -c %s "$WORK/small.pcap") bytes): $R_SMALL kB"
 # Many sessions and senders: 100 000 GRE keys from 254 senders, past the session
 # table's bound (4096): the table and the sequence tracker stay bounded.
-"$GEN" --packets "$PACKETS" --mix small --sessions 100000 "$WORK/sessions.pcap" >/dev/null
+"$GEN" --packets "$PACKETS" --mix small --sessions 100000 "$WORK/sessions.pcap" >/dev/null 2>&1
 R_SESSIONS=$(rss_kb "$WORK/sessions.pcap")
 echo "   sessions.pcap ($PACKETS packets, 100000 sessions from 254 senders): $R_SESSIONS kB"
 # Flat means: the large inputs need at most 16 MB more than the small one.
