@@ -586,15 +586,20 @@ impl ClassicPcap {
         let Some(header) = input.unparsed().first_chunk::<PCAP_RECORD_HEADER_LEN>() else {
             return Err(input.truncated(WHAT, frames));
         };
-        let word = |i: usize| {
-            let bytes = [header[i], header[i + 1], header[i + 2], header[i + 3]];
-            if self.big_endian {
-                u32::from_be_bytes(bytes)
-            } else {
-                u32::from_le_bytes(bytes)
-            }
+        let words: [u32; 4] = std::array::from_fn(|i| {
+            u32::from_ne_bytes([
+                header[4 * i],
+                header[4 * i + 1],
+                header[4 * i + 2],
+                header[4 * i + 3],
+            ])
+        });
+        // One byte-order decision per record, not one per field.
+        let [ts_sec, ts_frac, caplen, origlen] = if self.big_endian == cfg!(target_endian = "big") {
+            words
+        } else {
+            words.map(u32::swap_bytes)
         };
-        let (ts_sec, ts_frac, caplen, origlen) = (word(0), word(4), word(8), word(12));
         if caplen > MAX_RECORD_LEN {
             return Err(CaptureError::HugeRecord {
                 file: input.file(),
