@@ -207,10 +207,7 @@ impl<W: Write> Line<'_, W> {
         };
         match pid {
             field::PID_CISCO_PVST | field::PID_CISCO_VLAN_BRIDGE => self.stp(body, body_len),
-            field::PID_CISCO_CDP => match body.get(1) {
-                Some(ttl) => write!(self.out, "CDPv{first}, ttl: {ttl}s, length {body_len}"),
-                None => self.trunc("cdp"),
-            },
+            field::PID_CISCO_CDP => self.cdp(body, body_len),
             field::PID_CISCO_DTP => write!(self.out, "DTPv{first}, length {body_len}"),
             field::PID_CISCO_VTP => write!(self.out, "VTPv{first}, length {body_len}"),
             _ => write!(self.out, "UDLDv{}, length {body_len}", first >> 5),

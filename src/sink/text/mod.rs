@@ -22,9 +22,9 @@
 //! the wire is printed except as printable ASCII where tcpdump prints it.
 //!
 //! One module per protocol family, each an `impl` block of the line builder
-//! ([`line`]): `encap` (the tag), `link`, `llc`, `arp`, `ip`, `tcp` with `tcpseq`
-//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns` and
-//! `udpapp` (HSRP, NTP, syslog), `icmp`,
+//! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with `tcpseq`
+//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`, `ntp` and
+//! `udpapp` (HSRP, syslog, BOOTP, RIP, DHCPv6), `icmp`,
 //! `icmp6`, `igmp`, `routing`, `tunnel`.
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
@@ -33,6 +33,7 @@
 //! past the captured bytes, or write more than [`max_text_len`] bytes for one frame.
 
 mod arp;
+mod cdp;
 mod dns;
 mod encap;
 #[cfg(test)]
@@ -44,6 +45,7 @@ mod ip;
 mod line;
 mod link;
 mod llc;
+mod ntp;
 mod routing;
 mod tcp;
 pub mod tcpseq;

@@ -55,7 +55,7 @@ impl<W: Write> Line<'_, W> {
             if on(udpapp::PORT_RIP) {
                 return self.rip(payload, ip_payload);
             }
-            if on(udpapp::PORT_NTP) && !self.verbose() {
+            if on(udpapp::PORT_NTP) {
                 return self.ntp(payload, ip_payload);
             }
             if on(udpapp::PORT_SYSLOG) && self.syslog(payload, ip_payload)? {

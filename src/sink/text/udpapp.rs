@@ -1,5 +1,5 @@
 //! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
-//! RIPv2 routes), and without `-v` NTP (123), syslog (514), BOOTP / DHCP (67, 68) and
+//! RIPv2 routes), and without `-v` syslog (514), BOOTP / DHCP (67, 68) and
 //! DHCPv6 (546, 547). With `-v` those still print `UDP, length N` (tcpdump's verbose
 //! layouts are not written yet), except syslog's ` (invalid)`.
 //!
@@ -242,28 +242,6 @@ impl<W: Write> Line<'_, W> {
         write!(self.out, " {name}")
     }
 
-    /// tcpdump's `ntp_print` without `-v`: `NTPv4, Client, length 48`.
-    pub(super) fn ntp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
-        let Some(&status) = data.first() else {
-            return self.out.write_all(b" [|ntp]");
-        };
-        let mode = match status & 0x07 {
-            0 => "unspecified",
-            1 => "symmetric active",
-            2 => "symmetric passive",
-            3 => "Client",
-            4 => "Server",
-            5 => "Broadcast",
-            6 => "Control Message",
-            _ => "Reserved",
-        };
-        write!(
-            self.out,
-            "NTPv{}, {mode}, length {len}",
-            (status >> 3) & 0x07
-        )
-    }
-
     /// tcpdump's `syslog_print` without `-v`: `SYSLOG daemon.info, length: 80`, or
     /// ` (invalid)` when the message does not start with `<PRI>`. Returns false for a
     /// valid message with `-v` (not written yet).
@@ -396,9 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn ntp_syslog_and_times() {
-        let frame = udp_frame(123, 123, &[0x23; 48]);
-        assert!(line(&gretap(&frame)).ends_with(": NTPv4, Client, length 48\n"));
+    fn syslog_and_times() {
         let frame = udp_frame(12345, 514, b"EVIL");
         assert!(line(&gretap(&frame)).ends_with(".514:  (invalid)\n"));
         let frame = udp_frame(12345, 514, b"<30>Dec  6 sshd: hi");
