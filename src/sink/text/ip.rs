@@ -71,7 +71,8 @@ impl<W: Write> Line<'_, W> {
         }
         let (ip, auth_err) = match LaxIpv4Slice::from_slice(data) {
             Ok(ok) => ok,
-            Err(ipv4::HeaderSliceError::Len(_)) => return self.trunc("ip"),
+            // tcpdump's truncation marker, after `IP `.
+            Err(ipv4::HeaderSliceError::Len(_)) => return self.out.write_all(b" [|ip]"),
             Err(ipv4::HeaderSliceError::Content(
                 ipv4::HeaderError::HeaderLengthSmallerThanHeader { ihl },
             )) => return write!(self.out, "bad-hlen {}", u32::from(ihl) * 4),
@@ -303,7 +304,7 @@ impl<W: Write> Line<'_, W> {
         let v4 = ctx.src.is_ipv4();
         match proto {
             num::IP_TCP => self.tcp(ctx, data, len),
-            num::IP_UDP => self.udp(ctx, data, len),
+            num::IP_UDP => self.udp(ctx, data, len, depth),
             num::IP_SCTP => match ports(data) {
                 Some(p) => {
                     self.endpoints(ctx, Some(p))?;

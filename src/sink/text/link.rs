@@ -242,7 +242,7 @@ mod tests {
             PayloadKind::Ipv4,
             &[0x4f, 0xff, 0xff],
         );
-        assert_eq!(line(&d), "1700000000.123456 gre: IP [|ip]\n");
+        assert_eq!(line(&d), "1700000000.123456 gre: IP  [|ip]\n");
         let d = decap(Encap::Gre, gre(None), PayloadKind::Ipv4, &[0x41; 20]);
         assert_eq!(line(&d), "1700000000.123456 gre: IP bad-hlen 4\n");
         // A VLAN tag cut in half.

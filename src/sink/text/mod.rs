@@ -101,6 +101,20 @@ pub fn max_text_len(captured: usize) -> usize {
     8192 + captured * 10
 }
 
+/// Whether the text line after `line` belongs to the same frame although it starts
+/// without white space: tcpdump prints the frame VXLAN carries on a line of its own,
+/// right after VXLAN's header (`..: VXLAN, flags [I] (0x08), vni 2`). Every other
+/// continuation line of a frame starts with a space or a tab.
+pub fn vxlan_carries_next_line(line: &[u8]) -> bool {
+    let Some(at) = line.windows(6).rposition(|w| w == b", vni ") else {
+        return false;
+    };
+    let digits = &line[at + 6..];
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && line[..at].windows(14).any(|w| w == b"VXLAN, flags [")
+}
+
 /// Writes text lines. Its only state across frames is the bounded table of TCP
 /// connections behind relative sequence numbers.
 #[derive(Clone, Debug)]

@@ -9,9 +9,15 @@ use std::net::IpAddr;
 use etherparse::UdpHeader;
 
 use super::line::{IpCtx, Line, field, ports};
-use super::{dns, udpapp};
+use super::{dns, tunnel, udpapp};
 impl<W: Write> Line<'_, W> {
-    pub(super) fn udp(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
+    pub(super) fn udp(
+        &mut self,
+        ctx: &IpCtx,
+        data: &[u8],
+        len: usize,
+        depth: u8,
+    ) -> io::Result<()> {
         let Some(p) = ports(data) else {
             self.endpoints(ctx, None)?;
             return self.trunc("udp");
@@ -63,6 +69,12 @@ impl<W: Write> Line<'_, W> {
             }
             if brief && (on(udpapp::PORT_DHCP6_CLIENT) || on(udpapp::PORT_DHCP6_SERVER)) {
                 return self.dhcp6(payload);
+            }
+            if on(tunnel::PORT_VXLAN) {
+                return self.vxlan(payload, ip_payload, depth);
+            }
+            if on(tunnel::PORT_GENEVE) {
+                return self.geneve(payload, ip_payload, depth);
             }
             if on(udpapp::PORT_HSRP) {
                 return self.hsrp(payload, ip_payload);
