@@ -23,8 +23,8 @@
 //!
 //! One module per protocol family, each an `impl` block of the line builder
 //! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with `tcpseq`
-//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`, `ntp` and
-//! `udpapp` (HSRP, syslog, BOOTP, RIP, DHCPv6), `icmp`,
+//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`, `ntp`, `dhcp6`, `tunnel` (VXLAN, GENEVE) and
+//! `udpapp` (HSRP, syslog, BOOTP, RIP), `icmp`,
 //! `icmp6`, `igmp`, `routing`, `tunnel`.
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
@@ -34,6 +34,7 @@
 
 mod arp;
 mod cdp;
+mod dhcp6;
 mod dns;
 mod encap;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use etherparse::UdpHeader;
 
 use super::line::{IpCtx, Line, field, ports};
-use super::{dns, tunnel, udpapp};
+use super::{dhcp6, dns, tunnel, udpapp};
 impl<W: Write> Line<'_, W> {
     pub(super) fn udp(
         &mut self,
@@ -67,8 +67,8 @@ impl<W: Write> Line<'_, W> {
             if on(udpapp::PORT_SYSLOG) && self.syslog(payload, ip_payload)? {
                 return Ok(());
             }
-            if brief && (on(udpapp::PORT_DHCP6_CLIENT) || on(udpapp::PORT_DHCP6_SERVER)) {
-                return self.dhcp6(payload);
+            if on(dhcp6::PORT_CLIENT) || on(dhcp6::PORT_SERVER) {
+                return self.dhcp6(payload, ip_payload);
             }
             if on(tunnel::PORT_VXLAN) {
                 return self.vxlan(payload, ip_payload, depth);

@@ -1,7 +1,7 @@
 //! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
-//! RIPv2 routes), and without `-v` syslog (514), BOOTP / DHCP (67, 68) and
-//! DHCPv6 (546, 547). With `-v` those still print `UDP, length N` (tcpdump's verbose
-//! layouts are not written yet), except syslog's ` (invalid)`.
+//! RIPv2 routes), and without `-v` syslog (514) and BOOTP / DHCP (67, 68). With `-v`
+//! those still print `UDP, length N` (tcpdump's verbose layouts are not written yet),
+//! except syslog's ` (invalid)`.
 //!
 //! It must never panic, read past the captured bytes, or allocate; the one string from
 //! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
@@ -17,8 +17,6 @@ pub(super) const PORT_HSRP: u16 = 1985;
 pub(super) const PORT_BOOTPS: u16 = 67;
 pub(super) const PORT_BOOTPC: u16 = 68;
 pub(super) const PORT_RIP: u16 = 520;
-pub(super) const PORT_DHCP6_CLIENT: u16 = 546;
-pub(super) const PORT_DHCP6_SERVER: u16 = 547;
 
 /// BOOTP (RFC 951): op, htype, hlen, ..., chaddr at 28.
 const BOOTP_CHADDR: usize = 28;
@@ -215,33 +213,6 @@ impl<W: Write> Line<'_, W> {
         Ok(())
     }
 
-    /// tcpdump's `dhcp6_print` without `-v`: `dhcp6 solicit`.
-    pub(super) fn dhcp6(&mut self, data: &[u8]) -> io::Result<()> {
-        self.out.write_all(b"dhcp6")?;
-        let Some(&kind) = data.first().filter(|_| data.len() >= 4) else {
-            return self.out.write_all(b" [|dhcp6]");
-        };
-        let name = match kind {
-            1 => "solicit",
-            2 => "advertise",
-            3 => "request",
-            4 => "confirm",
-            5 => "renew",
-            6 => "rebind",
-            7 => "reply",
-            8 => "release",
-            9 => "decline",
-            10 => "reconfigure",
-            11 => "inf-req",
-            12 => "relay-fwd",
-            13 => "relay-reply",
-            14 => "leasequery",
-            15 => "leasequery-reply",
-            _ => return write!(self.out, " msgtype-{kind}"),
-        };
-        write!(self.out, " {name}")
-    }
-
     /// tcpdump's `syslog_print` without `-v`: `SYSLOG daemon.info, length: 80`, or
     /// ` (invalid)` when the message does not start with `<PRI>`. Returns false for a
     /// valid message with `-v` (not written yet).
@@ -369,8 +340,6 @@ mod tests {
             ".520: \n\tRIPv2, Response, length: 24, routes: 1 or less\n\t  AFI IPv4,     \
              192.168.1.0/24, tag 0x0000, metric: 1, next-hop: self\n"
         ));
-        let frame = udp_frame(546, 547, &[1, 0x8e, 0x86, 0x6d]);
-        assert!(line(&gretap(&frame)).ends_with(": dhcp6 solicit\n"));
     }
 
     #[test]
