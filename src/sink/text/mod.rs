@@ -22,10 +22,10 @@
 //! the wire is printed except as printable ASCII where tcpdump prints it.
 //!
 //! One module per protocol family, each an `impl` block of the line builder
-//! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with `tcpseq`
-//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`, `ntp`, `dhcp6`, `tunnel` (VXLAN, GENEVE) and
-//! `udpapp` (HSRP, syslog, BOOTP, RIP), `icmp`,
-//! `icmp6`, `igmp`, `routing`, `tunnel`.
+//! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with
+//! `tcpseq` (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`,
+//! `ntp`, `dhcp6`, `tunnel` (VXLAN, GENEVE) and `udpapp` (HSRP, syslog, BOOTP, RIP),
+//! `icmp`, `icmp6`, `igmp`, `routing` (OSPF, VRRP), `pim`, `tunnel` (GRE).
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
 //! length or by the sender), allocate per line (everything is written straight into the
@@ -47,6 +47,7 @@ mod line;
 mod link;
 mod llc;
 mod ntp;
+mod pim;
 mod routing;
 mod tcp;
 pub mod tcpseq;

@@ -28,7 +28,7 @@ const HSRP_AUTH: usize = 8;
 const HSRP_VIRTUAL_ADDR: usize = 16;
 
 /// tcpdump's `unsigned_relts_print`: `1m30s`.
-struct RelTime(u32);
+pub(super) struct RelTime(pub(super) u32);
 
 impl core::fmt::Display for RelTime {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
