@@ -23,8 +23,8 @@ use common::*;
 /// The modes compared and the lowest agreeing fraction (percent) each may reach.
 const MODES: &[(&[&str], f64)] = &[
     (&["-nn"], 100.0),
-    (&["-nn", "-v"], 99.9),
-    (&["-nn", "-vv"], 99.9),
+    (&["-nn", "-v"], 100.0),
+    (&["-nn", "-vv"], 100.0),
     (&["-nn", "-e"], 100.0),
     (&["-nn", "-q"], 100.0),
     (&["-nn", "-S"], 100.0),

@@ -24,7 +24,7 @@
 //! One module per protocol family, each an `impl` block of the line builder
 //! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with
 //! `tcpseq` (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`,
-//! `ntp`, `dhcp6`, `tunnel` (VXLAN, GENEVE) and `udpapp` (HSRP, syslog, BOOTP, RIP),
+//! `ntp`, `bootp`, `dhcp6`, `tunnel` (VXLAN, GENEVE) and `udpapp` (HSRP, syslog, RIP),
 //! `icmp`, `icmp6`, `igmp`, `routing` (OSPF, VRRP), `pim`, `tunnel` (GRE).
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
@@ -33,6 +33,7 @@
 //! past the captured bytes, or write more than [`max_text_len`] bytes for one frame.
 
 mod arp;
+mod bootp;
 mod cdp;
 mod dhcp6;
 mod dns;

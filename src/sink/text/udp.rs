@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use etherparse::UdpHeader;
 
 use super::line::{IpCtx, Line, field, ports};
-use super::{dhcp6, dns, tunnel, udpapp};
+use super::{bootp, dhcp6, dns, tunnel, udpapp};
 impl<W: Write> Line<'_, W> {
     pub(super) fn udp(
         &mut self,
@@ -54,8 +54,7 @@ impl<W: Write> Line<'_, W> {
             if on(dns::PORT_MDNS) {
                 return self.dns(payload, ip_payload, false, true);
             }
-            let brief = !self.verbose();
-            if brief && (on(udpapp::PORT_BOOTPS) || on(udpapp::PORT_BOOTPC)) {
+            if on(bootp::PORT_BOOTPS) || on(bootp::PORT_BOOTPC) {
                 return self.bootp(payload, ip_payload);
             }
             if on(udpapp::PORT_RIP) {

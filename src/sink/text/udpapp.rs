@@ -1,7 +1,6 @@
 //! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
-//! RIPv2 routes), and without `-v` syslog (514) and BOOTP / DHCP (67, 68). With `-v`
-//! those still print `UDP, length N` (tcpdump's verbose layouts are not written yet),
-//! except syslog's ` (invalid)`.
+//! RIPv2 routes), and without `-v` syslog (514). With `-v` a valid syslog message
+//! still prints `UDP, length N` (tcpdump's verbose layout is not written yet).
 //!
 //! It must never panic, read past the captured bytes, or allocate; the one string from
 //! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
@@ -9,17 +8,12 @@
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
-use super::line::{Line, Mac};
+use super::line::Line;
 
 pub(super) const PORT_NTP: u16 = 123;
 pub(super) const PORT_SYSLOG: u16 = 514;
 pub(super) const PORT_HSRP: u16 = 1985;
-pub(super) const PORT_BOOTPS: u16 = 67;
-pub(super) const PORT_BOOTPC: u16 = 68;
 pub(super) const PORT_RIP: u16 = 520;
-
-/// BOOTP (RFC 951): op, htype, hlen, ..., chaddr at 28.
-const BOOTP_CHADDR: usize = 28;
 
 /// HSRP (RFC 2281): version, op code, state, hello time, hold time, priority, group,
 /// reserved, 8 bytes of authentication data, virtual address.
@@ -119,26 +113,6 @@ impl<W: Write> Line<'_, W> {
             self.out.write_all(b"\"")?;
         }
         Ok(())
-    }
-
-    /// tcpdump's `bootp_print` without `-v`: `BOOTP/DHCP, Request from MAC, length N`.
-    pub(super) fn bootp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
-        let (Some(&op), Some(&htype), Some(&hlen)) = (data.first(), data.get(1), data.get(2))
-        else {
-            return self.out.write_all(b"BOOTP/DHCP [|bootp]");
-        };
-        match op {
-            1 => self.out.write_all(b"BOOTP/DHCP, Request")?,
-            2 => self.out.write_all(b"BOOTP/DHCP, Reply")?,
-            other => write!(self.out, "BOOTP/DHCP, unknown (0x{other:02x})")?,
-        }
-        if htype == 1 && hlen == 6 && op == 1 {
-            let Some(mac) = data.get(BOOTP_CHADDR..BOOTP_CHADDR + 6) else {
-                return self.out.write_all(b" [|bootp]");
-            };
-            write!(self.out, " from {}", Mac(mac))?;
-        }
-        write!(self.out, ", length {len}")
     }
 
     /// tcpdump's `rip_print` without `-v`: `RIPv2, Response, length: 84`.
@@ -317,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn bootp_rip_dhcp6() {
+    fn bootp_and_rip() {
         let mut bootp = vec![1, 1, 6, 0];
         bootp.resize(28, 0);
         bootp.extend_from_slice(&[0x00, 0x50, 0x56, 0, 0, 7]);
