@@ -36,7 +36,7 @@ const MODES: &[(&[&str], f64)] = &[
 fn generated(dir: &Path) -> Vec<PathBuf> {
     use common::apps::*;
     let dns = dns_response_all_types();
-    let sets: [(&str, Vec<Vec<u8>>); 5] = [
+    let sets: [(&str, Vec<Vec<u8>>); 6] = [
         (
             "dns",
             vec![
@@ -51,6 +51,7 @@ fn generated(dir: &Path) -> Vec<PathBuf> {
         ("dhcp", vec![dhcp_discover()]),
         ("icmp6-nd", icmp6_nd()),
         ("overlay", overlay_frames()),
+        ("text-printer-seeds", text_printer_seeds()),
     ];
     sets.iter()
         .map(|(name, frames)| {
@@ -163,6 +164,31 @@ fn overlay_frames() -> Vec<Vec<u8>> {
         })),
         eth_ip(&v4.packet(ipproto::GRE, &Gre::new(ethertype::TEB).key(5).build(&query))),
     ]
+}
+
+/// The Ethernet frames of the text_printer fuzz target's seed corpus (first byte 0:
+/// Ethernet, nothing lost on the wire): CDP, NTP, DHCP, DHCPv6, VXLAN and GENEVE
+/// frames written for the printer, and frames of the captures.
+fn text_printer_seeds() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/text_printer");
+    let mut seeds: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fuzz/corpus/text_printer")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    seeds.sort();
+    let frames: Vec<Vec<u8>> = seeds
+        .iter()
+        .map(|p| std::fs::read(p).expect("seed"))
+        .filter(|data| data.len() > 14 && data[0] == 0)
+        .map(|data| data[1..].to_vec())
+        .collect();
+    assert!(
+        frames.len() >= 8,
+        "{} seeds in {}",
+        frames.len(),
+        dir.display()
+    );
+    frames
 }
 
 /// The frames of a text output: a line not starting with white space begins one,
