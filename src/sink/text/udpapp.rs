@@ -1,9 +1,9 @@
-//! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
-//! RIPv2 routes), and without `-v` syslog (514). With `-v` a valid syslog message
-//! still prints `UDP, length N` (tcpdump's verbose layout is not written yet).
+//! Small UDP protocols as tcpdump shows them: HSRP (port 1985), RIP (520, `-v`: RIPv2
+//! routes) and syslog (514, `-v`: the message).
 //!
-//! It must never panic, read past the captured bytes, or allocate; the one string from
-//! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
+//! It must never panic, read past the captured bytes, or allocate; the strings from the
+//! wire (HSRP's authentication data, syslog's message) are printed with tcpdump's
+//! escapes.
 
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
@@ -187,9 +187,9 @@ impl<W: Write> Line<'_, W> {
         Ok(())
     }
 
-    /// tcpdump's `syslog_print` without `-v`: `SYSLOG daemon.info, length: 80`, or
-    /// ` (invalid)` when the message does not start with `<PRI>`. Returns false for a
-    /// valid message with `-v` (not written yet).
+    /// tcpdump's `syslog_print`: `SYSLOG daemon.info, length: 80` (`-v`: facility,
+    /// severity and the message on lines of their own), or ` (invalid)` when the
+    /// message does not start with `<PRI>`. Always true (the message was printed).
     pub(super) fn syslog(&mut self, data: &[u8], len: usize) -> io::Result<bool> {
         const FACILITIES: [&str; 24] = [
             "kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
@@ -240,15 +240,35 @@ impl<W: Write> Line<'_, W> {
                 return Ok(true);
             }
         }
-        if self.verbose() {
-            return Ok(false);
-        }
         let (facility, severity) = ((pri & 0x03F8) >> 3, pri & 0x07);
-        match FACILITIES.get(facility as usize) {
-            Some(name) => write!(self.out, "SYSLOG {name}.")?,
-            None => write!(self.out, "SYSLOG unknown ({facility}).")?,
+        let severity_name = SEVERITIES[severity as usize];
+        if !self.verbose() {
+            match FACILITIES.get(facility as usize) {
+                Some(name) => write!(self.out, "SYSLOG {name}.")?,
+                None => write!(self.out, "SYSLOG unknown ({facility}).")?,
+            }
+            write!(self.out, "{severity_name}, length: {len}")?;
+            return Ok(true);
         }
-        write!(self.out, "{}, length: {len}", SEVERITIES[severity as usize])?;
+        write!(self.out, "SYSLOG, length: {len}\n\tFacility ")?;
+        match FACILITIES.get(facility as usize) {
+            Some(name) => write!(self.out, "{name} ({facility})")?,
+            None => write!(self.out, "unknown ({facility}) ({facility})")?,
+        }
+        write!(self.out, ", Severity {severity_name} ({severity})\n\tMsg: ")?;
+        // The whole message, control characters escaped as tcpdump does.
+        let msg_off = at + 1;
+        let end = len.max(msg_off);
+        for &c in data.get(msg_off..end.min(data.len())).unwrap_or_default() {
+            self.escaped_char(c)?;
+        }
+        if data.len() < end {
+            self.out.write_all(b" [|syslog]")?;
+            return Ok(true);
+        }
+        if self.opts.verbose > 1 {
+            self.hex_words(b"\n\t", &data[..len.min(data.len())])?;
+        }
         Ok(true)
     }
 }
@@ -322,6 +342,28 @@ mod tests {
         assert!(line(&gretap(&frame)).ends_with(".514:  (invalid)\n"));
         let frame = udp_frame(12345, 514, b"<30>Dec  6 sshd: hi");
         assert!(line(&gretap(&frame)).ends_with(": SYSLOG daemon.info, length: 19\n"));
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        let frame = udp_frame(12345, 514, b"<999>x\0y\x7f\xe9");
+        let text = line_with(v, &gretap(&frame));
+        assert!(
+            text.ends_with(
+                ": SYSLOG, length: 10\n\tFacility unknown (124) (124), Severity debug \
+                 (7)\n\tMsg: x^@y^?M-i\n"
+            ),
+            "{text}"
+        );
+        let vv = TextOptions {
+            verbose: 2,
+            ..opts()
+        };
+        let text = line_with(vv, &gretap(&udp_frame(12345, 514, b"<13>hi")));
+        assert!(
+            text.ends_with("Severity notice (5)\n\tMsg: hi\n\t0x0000:  3c31 333e 6869\n"),
+            "{text}"
+        );
         assert_eq!(RelTime(90061).to_string(), "1d1h1m1s");
         assert_eq!(RelTime(0).to_string(), "0s");
     }
