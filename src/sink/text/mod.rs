@@ -24,7 +24,7 @@
 //! One module per protocol family, each an `impl` block of the line builder
 //! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with
 //! `tcpseq` (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`,
-//! `ntp`, `bootp`, `dhcp6`, `tunnel` (VXLAN, GENEVE) and `udpapp` (HSRP, syslog, RIP),
+//! `ntp`, `bootp`, `dhcp6`, `rip`, `tunnel` (VXLAN, GENEVE) and `udpapp` (HSRP, syslog),
 //! `icmp`, `icmp6`, `igmp`, `routing` (OSPF, VRRP), `pim`, `tunnel` (GRE).
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
@@ -49,6 +49,7 @@ mod link;
 mod llc;
 mod ntp;
 mod pim;
+mod rip;
 mod routing;
 mod tcp;
 pub mod tcpseq;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use etherparse::UdpHeader;
 
 use super::line::{IpCtx, Line, field, ports};
-use super::{bootp, dhcp6, dns, tunnel, udpapp};
+use super::{bootp, dhcp6, dns, rip, tunnel, udpapp};
 impl<W: Write> Line<'_, W> {
     pub(super) fn udp(
         &mut self,
@@ -57,7 +57,7 @@ impl<W: Write> Line<'_, W> {
             if on(bootp::PORT_BOOTPS) || on(bootp::PORT_BOOTPC) {
                 return self.bootp(payload, ip_payload);
             }
-            if on(udpapp::PORT_RIP) {
+            if on(rip::PORT_RIP) {
                 return self.rip(payload, ip_payload);
             }
             if on(udpapp::PORT_NTP) {

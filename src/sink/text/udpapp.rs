@@ -1,5 +1,5 @@
-//! Small UDP protocols as tcpdump shows them: HSRP (port 1985), RIP (520, `-v`: RIPv2
-//! routes) and syslog (514, `-v`: the message).
+//! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and syslog (514, `-v`:
+//! the message).
 //!
 //! It must never panic, read past the captured bytes, or allocate; the strings from the
 //! wire (HSRP's authentication data, syslog's message) are printed with tcpdump's
@@ -13,7 +13,6 @@ use super::line::Line;
 pub(super) const PORT_NTP: u16 = 123;
 pub(super) const PORT_SYSLOG: u16 = 514;
 pub(super) const PORT_HSRP: u16 = 1985;
-pub(super) const PORT_RIP: u16 = 520;
 
 /// HSRP (RFC 2281): version, op code, state, hello time, hold time, priority, group,
 /// reserved, 8 bytes of authentication data, virtual address.
@@ -111,78 +110,6 @@ impl<W: Write> Line<'_, W> {
                 self.escaped_char(c)?;
             }
             self.out.write_all(b"\"")?;
-        }
-        Ok(())
-    }
-
-    /// tcpdump's `rip_print` without `-v`: `RIPv2, Response, length: 84`.
-    pub(super) fn rip(&mut self, data: &[u8], len: usize) -> io::Result<()> {
-        let (Some(&cmd), Some(&version)) = (data.first(), data.get(1)) else {
-            return self.out.write_all(b" [|rip]");
-        };
-        if len < 4 {
-            return self.out.write_all(b" [|rip]");
-        }
-        if self.verbose() {
-            self.out.write_all(b"\n\t")?;
-        }
-        write!(self.out, "RIPv{version}, ")?;
-        match cmd {
-            1 => self.out.write_all(b"Request")?,
-            2 => self.out.write_all(b"Response")?,
-            3 => self.out.write_all(b"Trace on")?,
-            4 => self.out.write_all(b"Trace off")?,
-            5 => self.out.write_all(b"Poll")?,
-            6 => self.out.write_all(b"Poll Entry")?,
-            other => write!(self.out, "unknown command ({other})")?,
-        }
-        write!(self.out, ", length: {len}")?;
-        // tcpdump -v: RIPv2 routes (authentication entries and RIPv1 routes are not
-        // written yet).
-        if !self.verbose() || version != 2 || !matches!(cmd, 1 | 2) {
-            return Ok(());
-        }
-        write!(self.out, ", routes: {} or less", (len - 4) / 20)?;
-        let mut at = 4;
-        while at < len {
-            if len - at < 20 {
-                return self.out.write_all(b" (invalid)");
-            }
-            let Some(e) = data.get(at..at + 20) else {
-                return self.out.write_all(b" [|rip]");
-            };
-            let family = u16::from_be_bytes([e[0], e[1]]);
-            if family == 0xFFFF {
-                return Ok(());
-            }
-            let dest = Ipv4Addr::new(e[4], e[5], e[6], e[7]).to_string();
-            let mask = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
-            let plen: i32 = if mask.leading_ones() + mask.trailing_zeros() == 32 || mask == 0 {
-                mask.leading_ones() as i32
-            } else {
-                -1
-            };
-            let tag = u16::from_be_bytes([e[2], e[3]]);
-            let metric = u32::from_be_bytes([e[16], e[17], e[18], e[19]]);
-            match family {
-                2 => self.out.write_all(b"\n\t  AFI IPv4, ")?,
-                other => write!(self.out, "\n\t  AFI {other}, ")?,
-            }
-            write!(
-                self.out,
-                "{dest:>15}/{plen:<2}, tag 0x{tag:04x}, metric: {metric}, next-hop: "
-            )?;
-            let router = Ipv4Addr::new(e[12], e[13], e[14], e[15]);
-            if router.is_unspecified() {
-                self.out.write_all(b"self")?;
-            } else {
-                write!(self.out, "{router}")?;
-            }
-            at += 20;
-        }
-        // tcpdump -vv: the whole message in hex as well.
-        if self.opts.verbose > 1 {
-            self.hex_words(b"\n\t", data.get(..len).unwrap_or(data))?;
         }
         Ok(())
     }
