@@ -200,7 +200,7 @@ impl<W: Write> Line<'_, W> {
             num::ETH_IPV4 => self.ipv4(data, wire, depth),
             num::ETH_IPV6 => self.ipv6(data, wire, depth),
             num::ETH_ARP | num::ETH_RARP => self.arp(data, wire),
-            num::ETH_LLDP => write!(self.out, "LLDP, length {wire}"),
+            num::ETH_LLDP => self.lldp(data, wire),
             other => {
                 self.ether_type(other)?;
                 write!(self.out, ", length {wire}")

@@ -22,10 +22,11 @@
 //! the wire is printed except as printable ASCII where tcpdump prints it.
 //!
 //! One module per protocol family, each an `impl` block of the line builder
-//! ([`line`]): `encap` (the tag), `link`, `llc` with `cdp`, `arp`, `ip`, `tcp` with
-//! `tcpseq` (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns`,
-//! `ntp`, `bootp`, `dhcp6`, `rip`, `tunnel` (VXLAN, GENEVE) and `udpapp` (HSRP, syslog),
-//! `icmp`, `icmp6`, `igmp`, `routing` (OSPF, VRRP), `pim`, `tunnel` (GRE).
+//! ([`line`]): `encap` (the tag), `link` with `lldp`, `llc` with `cdp`, `arp`, `ip`,
+//! `tcp` with `tcpseq` (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp`
+//! with `dns`, `ntp`, `bootp`, `dhcp6`, `rip`, `tunnel` (VXLAN, GENEVE) and `udpapp`
+//! (HSRP, syslog), `icmp`, `icmp6`, `igmp`, `routing` (OSPF, VRRP), `pim`, `tunnel`
+//! (GRE).
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
 //! length or by the sender), allocate per line (everything is written straight into the
@@ -47,6 +48,7 @@ mod ip;
 mod line;
 mod link;
 mod llc;
+mod lldp;
 mod ntp;
 mod pim;
 mod rip;
