@@ -1,20 +1,29 @@
 //! PIM (IP protocol 103) as tcpdump 4.99 prints it: `PIMv2, Hello, length 38`, and
-//! with `-v` the checksum verdict and a Hello's options (`-vv`: each option's bytes in
+//! with `-v` the checksum verdict and the message (`-vv`: each Hello option's bytes in
 //! hex as well).
 //!
-//! Not decoded as tcpdump does with `-v`: the bodies of the other PIMv2 messages (their
-//! header and checksum are), and with `-vv` the addresses of a Hello's address list
-//! (their hex is).
+//! Decoded with `-v` as tcpdump does: Hello (with `-vv` its address list), Register-Stop,
+//! Join/Prune, Graft, Graft-Ack, Assert and Candidate-RP-Advertisement. Not decoded (their
+//! header and checksum are): Register, Bootstrap, Prune Refresh and DF Election.
 //!
 //! It must never panic, read past the captured bytes, allocate, or print packet bytes
-//! except as numbers and hex; each Hello option consumes at least 4 bytes.
+//! except as numbers, addresses and hex; each Hello option consumes at least 4 bytes and
+//! each encoded address at least 4, so no count in a message outruns it.
 
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::line::{IpCtx, Line, be16_at, be32_at, num};
 use super::routing::pim_type_name;
 use super::udpapp::RelTime;
+
+/// What an encoded address holds (tcpdump's `pimv2_addrtype`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AddrKind {
+    Unicast,
+    Group,
+    Source,
+}
 
 fn hello_option_name(t: u16) -> &'static str {
     match t {
@@ -101,14 +110,214 @@ impl<W: Write> Line<'_, W> {
             }
         };
         self.out.write_all(verdict.as_bytes())?;
-        if kind == 0 {
-            return self.pim_hello(data.get(4..).unwrap_or_default(), len - 4);
+        let body = data.get(4..data.len().min(len)).unwrap_or_default();
+        let addr_len = rsv & 0x0f;
+        let done = match kind {
+            0 => return self.pim_hello(body, len - 4, addr_len),
+            2 => self.pim_register_stop(body, addr_len)?,
+            3 | 6 | 7 => self.pim_join_prune(body, kind, addr_len)?,
+            5 => self.pim_assert(body, addr_len)?,
+            8 => self.pim_candidate_rp(body, len - 4, addr_len)?,
+            _ => true,
+        };
+        if !done {
+            self.out.write_all(b" [|pimv2]")?;
         }
         Ok(())
     }
 
+    /// tcpdump's `pimv2_addr_print` for the encoded address at `at` of `body` (the
+    /// message after its header, as captured): its size, or `None` when it is cut short
+    /// or of an unknown family.
+    fn pim_addr(
+        &mut self,
+        body: &[u8],
+        at: usize,
+        kind: AddrKind,
+        addr_len: u8,
+    ) -> io::Result<Option<usize>> {
+        let b = body.get(at..).unwrap_or_default();
+        let (v6, hdr) = match addr_len {
+            0 => match b {
+                [1, 0, ..] => (false, 2),
+                [2, 0, ..] => (true, 2),
+                _ => return Ok(None),
+            },
+            4 => (false, 0),
+            16 => (true, 0),
+            _ => return Ok(None),
+        };
+        let n = if v6 { 16 } else { 4 };
+        let b = &b[hdr..];
+        match kind {
+            AddrKind::Unicast => {
+                let Some(a) = b.get(..n) else {
+                    return Ok(None);
+                };
+                self.pim_ip(a)?;
+                Ok(Some(hdr + n))
+            }
+            AddrKind::Group | AddrKind::Source => {
+                let Some(a) = b.get(..n + 2) else {
+                    return Ok(None);
+                };
+                self.pim_ip(&a[2..])?;
+                let full = if v6 { 128 } else { 32 };
+                if a[1] != full {
+                    write!(self.out, "/{}", a[1])?;
+                }
+                let flags = a[0];
+                if flags != 0 {
+                    if kind == AddrKind::Group {
+                        write!(self.out, "(0x{flags:02x})")?;
+                    } else {
+                        self.out.write_all(b"(")?;
+                        for (bit, c) in [(4, b"S"), (2, b"W"), (1, b"R")] {
+                            if flags & bit != 0 {
+                                self.out.write_all(c)?;
+                            }
+                        }
+                        if flags & 0xf8 != 0 {
+                            write!(self.out, "+0x{:02x}", flags & 0xf8)?;
+                        }
+                        self.out.write_all(b")")?;
+                    }
+                }
+                Ok(Some(hdr + 2 + n))
+            }
+        }
+    }
+
+    fn pim_ip(&mut self, a: &[u8]) -> io::Result<()> {
+        match a.len() {
+            4 => write!(self.out, "{}", Ipv4Addr::new(a[0], a[1], a[2], a[3])),
+            _ => {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&a[..16]);
+                write!(self.out, "{}", Ipv6Addr::from(o))
+            }
+        }
+    }
+
+    /// Register-Stop: ` group=G source=S`; false when cut short.
+    fn pim_register_stop(&mut self, body: &[u8], addr_len: u8) -> io::Result<bool> {
+        self.out.write_all(b" group=")?;
+        let Some(g) = self.pim_addr(body, 0, AddrKind::Group, addr_len)? else {
+            return Ok(false);
+        };
+        self.out.write_all(b" source=")?;
+        Ok(self
+            .pim_addr(body, g, AddrKind::Unicast, addr_len)?
+            .is_some())
+    }
+
+    /// Assert: ` group=G src=S [RPT] pref=P metric=M`; false when cut short.
+    fn pim_assert(&mut self, body: &[u8], addr_len: u8) -> io::Result<bool> {
+        self.out.write_all(b" group=")?;
+        let Some(g) = self.pim_addr(body, 0, AddrKind::Group, addr_len)? else {
+            return Ok(false);
+        };
+        self.out.write_all(b" src=")?;
+        let Some(s) = self.pim_addr(body, g, AddrKind::Unicast, addr_len)? else {
+            return Ok(false);
+        };
+        let (Some(pref), Some(metric)) = (be32_at(body, g + s), be32_at(body, g + s + 4)) else {
+            return Ok(false);
+        };
+        if pref & 0x8000_0000 != 0 {
+            self.out.write_all(b" RPT")?;
+        }
+        write!(self.out, " pref={} metric={metric}", pref & 0x7fff_ffff)?;
+        Ok(true)
+    }
+
+    /// Candidate-RP-Advertisement: counts, the RP, then up to prefix-cnt groups while
+    /// the message (`len` bytes after the header) lasts; false when cut short.
+    fn pim_candidate_rp(&mut self, body: &[u8], len: usize, addr_len: u8) -> io::Result<bool> {
+        let (Some(&count), true) = (body.first(), len >= 1) else {
+            return Ok(false);
+        };
+        write!(self.out, " prefix-cnt={count}")?;
+        let (Some(&prio), true) = (body.get(1), len >= 2) else {
+            return Ok(false);
+        };
+        write!(self.out, " prio={prio}")?;
+        let (Some(hold), true) = (be16_at(body, 2), len >= 4) else {
+            return Ok(false);
+        };
+        write!(self.out, " holdtime={} RP=", RelTime(u32::from(hold)))?;
+        let Some(n) = self.pim_addr(body, 4, AddrKind::Unicast, addr_len)? else {
+            return Ok(false);
+        };
+        let mut at = 4 + n;
+        for i in 0..count {
+            if at >= len {
+                break;
+            }
+            write!(self.out, " Group{i}=")?;
+            let Some(n) = self.pim_addr(body, at, AddrKind::Group, addr_len)? else {
+                return Ok(false);
+            };
+            at += n;
+        }
+        Ok(true)
+    }
+
+    /// Join/Prune, Graft and Graft-Ack: the upstream neighbor, then every group
+    /// with its joined and pruned sources; false when cut short. Every source
+    /// printed consumes at least 6 bytes, so the counts cannot outrun the message.
+    fn pim_join_prune(&mut self, body: &[u8], kind: u8, addr_len: u8) -> io::Result<bool> {
+        let mut at = 0;
+        if kind != 7 {
+            self.out.write_all(b", upstream-neighbor: ")?;
+            let Some(n) = self.pim_addr(body, at, AddrKind::Unicast, addr_len)? else {
+                return Ok(false);
+            };
+            at += n;
+        }
+        let Some(h) = body.get(at..at + 4) else {
+            return Ok(false);
+        };
+        let (groups, holdtime) = (h[1], u16::from_be_bytes([h[2], h[3]]));
+        write!(self.out, "\n\t  {groups} group(s)")?;
+        if kind != 7 {
+            self.out.write_all(b", holdtime: ")?;
+            if holdtime == 0xffff {
+                self.out.write_all(b"infinite")?;
+            } else {
+                write!(self.out, "{}", RelTime(u32::from(holdtime)))?;
+            }
+        }
+        at += 4;
+        for i in 1..=u32::from(groups) {
+            write!(self.out, "\n\t    group #{i}: ")?;
+            let Some(n) = self.pim_addr(body, at, AddrKind::Group, addr_len)? else {
+                return Ok(false);
+            };
+            at += n;
+            let (Some(joined), Some(pruned)) = (be16_at(body, at), be16_at(body, at + 2)) else {
+                return Ok(false);
+            };
+            write!(
+                self.out,
+                ", joined sources: {joined}, pruned sources: {pruned}"
+            )?;
+            at += 4;
+            for (label, count) in [("joined", joined), ("pruned", pruned)] {
+                for j in 1..=u32::from(count) {
+                    write!(self.out, "\n\t      {label} source #{j}: ")?;
+                    let Some(n) = self.pim_addr(body, at, AddrKind::Source, addr_len)? else {
+                        return Ok(false);
+                    };
+                    at += n;
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// The options of a PIMv2 Hello (tcpdump's `pimv2_print`, type Hello).
-    fn pim_hello(&mut self, mut data: &[u8], mut len: usize) -> io::Result<()> {
+    fn pim_hello(&mut self, mut data: &[u8], mut len: usize, addr_len: u8) -> io::Result<()> {
         while len > 0 {
             if len < 4 {
                 return self.out.write_all(b" [|pimv2]");
@@ -169,6 +378,17 @@ impl<W: Write> Line<'_, W> {
                         write!(self.out, " ?0x{rest:04x}?")?;
                     }
                 }
+                24 | 65001 if self.opts.verbose > 1 => {
+                    // The addresses, each read from the rest of the message.
+                    let mut at = 4;
+                    while at < 4 + olen {
+                        self.out.write_all(b"\n\t    ")?;
+                        match self.pim_addr(data, at, AddrKind::Unicast, addr_len)? {
+                            Some(n) => at += n,
+                            None => return self.out.write_all(b" [|pimv2]"),
+                        }
+                    }
+                }
                 22 | 24 | 65001 => {}
                 _ if self.opts.verbose <= 1 => self.hex_words(b"\n\t    ", v)?,
                 _ => {}
@@ -206,6 +426,42 @@ mod tests {
         frame.extend_from_slice(&[0x08, 0x00]);
         frame.extend_from_slice(&ip);
         frame
+    }
+
+    /// A Join/Prune with a joined and a pruned source, as tcpdump -v prints it.
+    #[test]
+    fn join_prune_groups_and_sources() {
+        let mut pim = vec![0x23, 0, 0, 0, 1, 0, 10, 0, 0, 2, 0, 1, 0, 210];
+        pim.extend_from_slice(&[1, 0, 0, 32, 239, 1, 1, 1, 0, 1, 0, 1]);
+        pim.extend_from_slice(&[1, 0, 4, 32, 10, 1, 1, 1, 1, 0, 7, 24, 10, 2, 2, 2]);
+        let sum = internet_checksum(&pim);
+        pim[2..4].copy_from_slice(&sum.to_be_bytes());
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([10, 0, 0, 1], [224, 0, 0, 13], 1)
+            .write(&mut frame, 103.into(), &pim)
+            .unwrap();
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        let text = line_with(v, &gretap(&frame));
+        assert!(
+            text.ends_with(
+                "PIMv2, length 42\n\tJoin / Prune, cksum 0x{:04x} (correct), \
+                 upstream-neighbor: 10.0.0.2\n\t  1 group(s), holdtime: 3m30s\n\t    group \
+                 #1: 239.1.1.1, joined sources: 1, pruned sources: 1\n\t      joined source \
+                 #1: 10.1.1.1(S)\n\t      pruned source #1: 10.2.2.2/24(SWR)\n"
+                    .replace("{:04x}", &format!("{sum:04x}"))
+                    .as_str()
+            ),
+            "{text}"
+        );
+        // Cut inside the pruned source.
+        let mut d = gretap(&frame[..frame.len() - 3]);
+        d.orig_len = frame.len();
+        let text = line_with(v, &d);
+        assert!(text.ends_with("pruned source #1:  [|pimv2]\n"), "{text}");
     }
 
     #[test]
