@@ -7,7 +7,9 @@ use crate::capture::ring::BlockCursor;
 use crate::capture::{FileSource, OuterFrame};
 use crate::pipeline::{Config, DEFAULT_SNAPLEN, Pipeline};
 use crate::sink::Format;
-use crate::sink::text::{TextOptions, TextPrinter, TimeFormat, max_text_len};
+use crate::sink::text::{
+    TextOptions, TextPrinter, TimeFormat, max_text_len, vxlan_carries_next_line,
+};
 use crate::stats::Stats;
 use crate::wire::LinkType;
 use crate::wire::decap::{Decapsulated, Encap, GreInfo, Notes, PayloadKind};
@@ -323,9 +325,12 @@ pub fn text_printer(data: &[u8]) -> usize {
                 "not printable ASCII: {:?}",
                 String::from_utf8_lossy(&out)
             );
-            for line in out[..out.len() - 1].split(|&b| b == b'\n').skip(1) {
+            let lines: Vec<&[u8]> = out[..out.len() - 1].split(|&b| b == b'\n').collect();
+            for pair in lines.windows(2) {
+                let [prev, line] = pair else { continue };
                 assert!(
-                    line.first().is_some_and(|b| *b == b' ' || *b == b'\t'),
+                    line.first().is_some_and(|b| *b == b' ' || *b == b'\t')
+                        || vxlan_carries_next_line(prev),
                     "a continuation line must start with white space: {:?}",
                     String::from_utf8_lossy(&out)
                 );

@@ -254,7 +254,7 @@ impl<W: Write> Line<'_, W> {
 
     /// tcpdump's `fqdn_print`: the name at `at`, and the offset after it where it was
     /// written (not where a pointer led), or `None` when it is cut short or bad.
-    fn dns_name(&mut self, msg: &[u8], at: usize) -> io::Result<Option<usize>> {
+    pub(super) fn dns_name(&mut self, msg: &[u8], at: usize) -> io::Result<Option<usize>> {
         let Some(&first) = msg.get(at) else {
             return Ok(None);
         };

@@ -219,13 +219,19 @@ pub(crate) fn all_options() -> impl Iterator<Item = TextOptions> {
 pub(crate) fn assert_one_frame(opts: TextOptions, d: &Decapsulated<'_>) {
     let text = line_with(opts, d);
     assert!(text.ends_with('\n'), "{text:?}");
-    let mut lines = text.lines();
+    let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines
-            .next()
+            .first()
             .is_some_and(|first| !first.starts_with([' ', '\t'])),
         "{text:?}"
     );
-    assert!(lines.all(|l| l.starts_with([' ', '\t'])), "{text:?}");
+    // Continuation lines start with white space, except the frame VXLAN carries.
+    for pair in lines.windows(2) {
+        assert!(
+            pair[1].starts_with([' ', '\t']) || super::vxlan_carries_next_line(pair[0].as_bytes()),
+            "{text:?}"
+        );
+    }
     assert!(text.len() <= super::max_text_len(d.frame.len()), "{text:?}");
 }

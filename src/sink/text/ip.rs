@@ -13,7 +13,6 @@ use etherparse::{Ipv6ExtensionSlice, LaxIpv4Slice, LaxIpv6Slice};
 use super::line::{
     BitNames, IpCtx, Line, MAX_NESTING, be32_at, checksum_should_be, field, has_ports, num, ports,
 };
-use super::routing::pim_type_name;
 use crate::wire::gre::internet_checksum;
 /// tcpdump's `ipproto_values`, used by `-v` (`proto TCP (6)`).
 pub(super) fn ip_proto_name(p: u8) -> &'static str {
@@ -71,7 +70,8 @@ impl<W: Write> Line<'_, W> {
         }
         let (ip, auth_err) = match LaxIpv4Slice::from_slice(data) {
             Ok(ok) => ok,
-            Err(ipv4::HeaderSliceError::Len(_)) => return self.trunc("ip"),
+            // tcpdump's truncation marker, after `IP `.
+            Err(ipv4::HeaderSliceError::Len(_)) => return self.out.write_all(b" [|ip]"),
             Err(ipv4::HeaderSliceError::Content(
                 ipv4::HeaderError::HeaderLengthSmallerThanHeader { ihl },
             )) => return write!(self.out, "bad-hlen {}", u32::from(ihl) * 4),
@@ -303,7 +303,7 @@ impl<W: Write> Line<'_, W> {
         let v4 = ctx.src.is_ipv4();
         match proto {
             num::IP_TCP => self.tcp(ctx, data, len),
-            num::IP_UDP => self.udp(ctx, data, len),
+            num::IP_UDP => self.udp(ctx, data, len, depth),
             num::IP_SCTP => match ports(data) {
                 Some(p) => {
                     self.endpoints(ctx, Some(p))?;
@@ -328,13 +328,7 @@ impl<W: Write> Line<'_, W> {
                 if v4 { 6 } else { 4 }
             ),
             num::IP_OSPF => self.ospf(data, len, v4),
-            num::IP_PIM => match data.first() {
-                Some(b) => match b >> 4 {
-                    2 => write!(self.out, "PIMv2, {}, length {len}", pim_type_name(b & 0x0F)),
-                    v => write!(self.out, "PIMv{v}, length {len}"),
-                },
-                None => self.trunc("pim"),
-            },
+            num::IP_PIM => self.pim(ctx, data, len),
             num::IP_VRRP => self.vrrp(ctx, data, len),
             num::IP_ESP => match (be32_at(data, 0), be32_at(data, 4)) {
                 (Some(spi), Some(seq)) => {

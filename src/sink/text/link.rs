@@ -200,7 +200,7 @@ impl<W: Write> Line<'_, W> {
             num::ETH_IPV4 => self.ipv4(data, wire, depth),
             num::ETH_IPV6 => self.ipv6(data, wire, depth),
             num::ETH_ARP | num::ETH_RARP => self.arp(data, wire),
-            num::ETH_LLDP => write!(self.out, "LLDP, length {wire}"),
+            num::ETH_LLDP => self.lldp(data, wire),
             other => {
                 self.ether_type(other)?;
                 write!(self.out, ", length {wire}")
@@ -242,7 +242,7 @@ mod tests {
             PayloadKind::Ipv4,
             &[0x4f, 0xff, 0xff],
         );
-        assert_eq!(line(&d), "1700000000.123456 gre: IP [|ip]\n");
+        assert_eq!(line(&d), "1700000000.123456 gre: IP  [|ip]\n");
         let d = decap(Encap::Gre, gre(None), PayloadKind::Ipv4, &[0x41; 20]);
         assert_eq!(line(&d), "1700000000.123456 gre: IP bad-hlen 4\n");
         // A VLAN tag cut in half.

@@ -25,6 +25,17 @@ pub(super) fn oui_name(oui: u32) -> &'static str {
         0x00_12BB => "ANSI/TIA",
         0x00_1B21 => "DCBX",
         0x00_2320 => "Nicira Networks",
+        0x5C_16C7 => "Big Switch Networks",
+        0xB0_D2F5 => "Vello Systems",
+        0x00_2481 => "HP",
+        0x00_04EA => "HP-Labs",
+        0x74_8771 => "Infoblox Inc",
+        0xA4_2305 => "Open Networking Lab",
+        0x00_049F => "Freescale",
+        0x00_15AD => "Netronome",
+        0x00_1018 => "Broadcom",
+        0x00_E004 => "PMC-Sierra",
+        0xD0_F0DB => "Ericsson",
         _ => "Unknown",
     }
 }
@@ -207,10 +218,7 @@ impl<W: Write> Line<'_, W> {
         };
         match pid {
             field::PID_CISCO_PVST | field::PID_CISCO_VLAN_BRIDGE => self.stp(body, body_len),
-            field::PID_CISCO_CDP => match body.get(1) {
-                Some(ttl) => write!(self.out, "CDPv{first}, ttl: {ttl}s, length {body_len}"),
-                None => self.trunc("cdp"),
-            },
+            field::PID_CISCO_CDP => self.cdp(body, body_len),
             field::PID_CISCO_DTP => write!(self.out, "DTPv{first}, length {body_len}"),
             field::PID_CISCO_VTP => write!(self.out, "VTPv{first}, length {body_len}"),
             _ => write!(self.out, "UDLDv{}, length {body_len}", first >> 5),

@@ -22,10 +22,11 @@
 //! the wire is printed except as printable ASCII where tcpdump prints it.
 //!
 //! One module per protocol family, each an `impl` block of the line builder
-//! ([`line`]): `encap` (the tag), `link`, `llc`, `arp`, `ip`, `tcp` with `tcpseq`
-//! (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp` with `dns` and
-//! `udpapp` (HSRP, NTP, syslog), `icmp`,
-//! `icmp6`, `igmp`, `routing`, `tunnel`.
+//! ([`line`]): `encap` (the tag), `link` with `lldp`, `llc` with `cdp`, `arp`, `ip`,
+//! `tcp` with `tcpseq` (relative sequence numbers) and `txtproto` (HTTP, SSH), `udp`
+//! with `dns`, `ntp`, `bootp`, `dhcp6`, `rip`, `tunnel` (VXLAN, GENEVE) and `udpapp`
+//! (HSRP, syslog), `icmp`, `icmp6`, `igmp`, `routing` (OSPF, VRRP), `pim`, `tunnel`
+//! (GRE).
 //!
 //! This module must never panic on any frame (runt, garbage, cut short by the snap
 //! length or by the sender), allocate per line (everything is written straight into the
@@ -33,6 +34,9 @@
 //! past the captured bytes, or write more than [`max_text_len`] bytes for one frame.
 
 mod arp;
+mod bootp;
+mod cdp;
+mod dhcp6;
 mod dns;
 mod encap;
 #[cfg(test)]
@@ -44,6 +48,10 @@ mod ip;
 mod line;
 mod link;
 mod llc;
+mod lldp;
+mod ntp;
+mod pim;
+mod rip;
 mod routing;
 mod tcp;
 pub mod tcpseq;
@@ -97,6 +105,20 @@ pub struct TextOptions {
 /// `dns`). The fuzz target holds the printer to it.
 pub fn max_text_len(captured: usize) -> usize {
     8192 + captured * 10
+}
+
+/// Whether the text line after `line` belongs to the same frame although it starts
+/// without white space: tcpdump prints the frame VXLAN carries on a line of its own,
+/// right after VXLAN's header (`..: VXLAN, flags [I] (0x08), vni 2`). Every other
+/// continuation line of a frame starts with a space or a tab.
+pub fn vxlan_carries_next_line(line: &[u8]) -> bool {
+    let Some(at) = line.windows(6).rposition(|w| w == b", vni ") else {
+        return false;
+    };
+    let digits = &line[at + 6..];
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && line[..at].windows(14).any(|w| w == b"VXLAN, flags [")
 }
 
 /// Writes text lines. Its only state across frames is the bounded table of TCP

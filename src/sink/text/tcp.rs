@@ -270,7 +270,7 @@ mod tests {
         // Cut inside the IP header.
         let mut d = gretap(&frame[..14 + 10]);
         d.orig_len = frame.len();
-        assert_eq!(line(&d), "1700000000.123456 gre: IP [|ip]\n");
+        assert_eq!(line(&d), "1700000000.123456 gre: IP  [|ip]\n");
         // Cut by the sender (ERSPAN T bit): the wire length itself is short.
         let frame = tcp_data();
         let d = gretap(&frame[..70]);

@@ -9,9 +9,15 @@ use std::net::IpAddr;
 use etherparse::UdpHeader;
 
 use super::line::{IpCtx, Line, field, ports};
-use super::{dns, udpapp};
+use super::{bootp, dhcp6, dns, rip, tunnel, udpapp};
 impl<W: Write> Line<'_, W> {
-    pub(super) fn udp(&mut self, ctx: &IpCtx, data: &[u8], len: usize) -> io::Result<()> {
+    pub(super) fn udp(
+        &mut self,
+        ctx: &IpCtx,
+        data: &[u8],
+        len: usize,
+        depth: u8,
+    ) -> io::Result<()> {
         let Some(p) = ports(data) else {
             self.endpoints(ctx, None)?;
             return self.trunc("udp");
@@ -48,21 +54,26 @@ impl<W: Write> Line<'_, W> {
             if on(dns::PORT_MDNS) {
                 return self.dns(payload, ip_payload, false, true);
             }
-            let brief = !self.verbose();
-            if brief && (on(udpapp::PORT_BOOTPS) || on(udpapp::PORT_BOOTPC)) {
+            if on(bootp::PORT_BOOTPS) || on(bootp::PORT_BOOTPC) {
                 return self.bootp(payload, ip_payload);
             }
-            if on(udpapp::PORT_RIP) {
+            if on(rip::PORT_RIP) {
                 return self.rip(payload, ip_payload);
             }
-            if on(udpapp::PORT_NTP) && !self.verbose() {
+            if on(udpapp::PORT_NTP) {
                 return self.ntp(payload, ip_payload);
             }
             if on(udpapp::PORT_SYSLOG) && self.syslog(payload, ip_payload)? {
                 return Ok(());
             }
-            if brief && (on(udpapp::PORT_DHCP6_CLIENT) || on(udpapp::PORT_DHCP6_SERVER)) {
-                return self.dhcp6(payload);
+            if on(dhcp6::PORT_CLIENT) || on(dhcp6::PORT_SERVER) {
+                return self.dhcp6(payload, ip_payload);
+            }
+            if on(tunnel::PORT_VXLAN) {
+                return self.vxlan(payload, ip_payload, depth);
+            }
+            if on(tunnel::PORT_GENEVE) {
+                return self.geneve(payload, ip_payload, depth);
             }
             if on(udpapp::PORT_HSRP) {
                 return self.hsrp(payload, ip_payload);

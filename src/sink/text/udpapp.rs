@@ -1,27 +1,18 @@
-//! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and RIP (520, `-v`:
-//! RIPv2 routes), and without `-v` NTP (123), syslog (514), BOOTP / DHCP (67, 68) and
-//! DHCPv6 (546, 547). With `-v` those still print `UDP, length N` (tcpdump's verbose
-//! layouts are not written yet), except syslog's ` (invalid)`.
+//! Small UDP protocols as tcpdump shows them: HSRP (port 1985) and syslog (514, `-v`:
+//! the message).
 //!
-//! It must never panic, read past the captured bytes, or allocate; the one string from
-//! the wire (HSRP's authentication data) is printed with tcpdump's escapes.
+//! It must never panic, read past the captured bytes, or allocate; the strings from the
+//! wire (HSRP's authentication data, syslog's message) are printed with tcpdump's
+//! escapes.
 
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
-use super::line::{Line, Mac};
+use super::line::Line;
 
 pub(super) const PORT_NTP: u16 = 123;
 pub(super) const PORT_SYSLOG: u16 = 514;
 pub(super) const PORT_HSRP: u16 = 1985;
-pub(super) const PORT_BOOTPS: u16 = 67;
-pub(super) const PORT_BOOTPC: u16 = 68;
-pub(super) const PORT_RIP: u16 = 520;
-pub(super) const PORT_DHCP6_CLIENT: u16 = 546;
-pub(super) const PORT_DHCP6_SERVER: u16 = 547;
-
-/// BOOTP (RFC 951): op, htype, hlen, ..., chaddr at 28.
-const BOOTP_CHADDR: usize = 28;
 
 /// HSRP (RFC 2281): version, op code, state, hello time, hold time, priority, group,
 /// reserved, 8 bytes of authentication data, virtual address.
@@ -30,7 +21,7 @@ const HSRP_AUTH: usize = 8;
 const HSRP_VIRTUAL_ADDR: usize = 16;
 
 /// tcpdump's `unsigned_relts_print`: `1m30s`.
-struct RelTime(u32);
+pub(super) struct RelTime(pub(super) u32);
 
 impl core::fmt::Display for RelTime {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -123,150 +114,9 @@ impl<W: Write> Line<'_, W> {
         Ok(())
     }
 
-    /// tcpdump's `bootp_print` without `-v`: `BOOTP/DHCP, Request from MAC, length N`.
-    pub(super) fn bootp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
-        let (Some(&op), Some(&htype), Some(&hlen)) = (data.first(), data.get(1), data.get(2))
-        else {
-            return self.out.write_all(b"BOOTP/DHCP [|bootp]");
-        };
-        match op {
-            1 => self.out.write_all(b"BOOTP/DHCP, Request")?,
-            2 => self.out.write_all(b"BOOTP/DHCP, Reply")?,
-            other => write!(self.out, "BOOTP/DHCP, unknown (0x{other:02x})")?,
-        }
-        if htype == 1 && hlen == 6 && op == 1 {
-            let Some(mac) = data.get(BOOTP_CHADDR..BOOTP_CHADDR + 6) else {
-                return self.out.write_all(b" [|bootp]");
-            };
-            write!(self.out, " from {}", Mac(mac))?;
-        }
-        write!(self.out, ", length {len}")
-    }
-
-    /// tcpdump's `rip_print` without `-v`: `RIPv2, Response, length: 84`.
-    pub(super) fn rip(&mut self, data: &[u8], len: usize) -> io::Result<()> {
-        let (Some(&cmd), Some(&version)) = (data.first(), data.get(1)) else {
-            return self.out.write_all(b" [|rip]");
-        };
-        if len < 4 {
-            return self.out.write_all(b" [|rip]");
-        }
-        if self.verbose() {
-            self.out.write_all(b"\n\t")?;
-        }
-        write!(self.out, "RIPv{version}, ")?;
-        match cmd {
-            1 => self.out.write_all(b"Request")?,
-            2 => self.out.write_all(b"Response")?,
-            3 => self.out.write_all(b"Trace on")?,
-            4 => self.out.write_all(b"Trace off")?,
-            5 => self.out.write_all(b"Poll")?,
-            6 => self.out.write_all(b"Poll Entry")?,
-            other => write!(self.out, "unknown command ({other})")?,
-        }
-        write!(self.out, ", length: {len}")?;
-        // tcpdump -v: RIPv2 routes (authentication entries and RIPv1 routes are not
-        // written yet).
-        if !self.verbose() || version != 2 || !matches!(cmd, 1 | 2) {
-            return Ok(());
-        }
-        write!(self.out, ", routes: {} or less", (len - 4) / 20)?;
-        let mut at = 4;
-        while at < len {
-            if len - at < 20 {
-                return self.out.write_all(b" (invalid)");
-            }
-            let Some(e) = data.get(at..at + 20) else {
-                return self.out.write_all(b" [|rip]");
-            };
-            let family = u16::from_be_bytes([e[0], e[1]]);
-            if family == 0xFFFF {
-                return Ok(());
-            }
-            let dest = Ipv4Addr::new(e[4], e[5], e[6], e[7]).to_string();
-            let mask = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
-            let plen: i32 = if mask.leading_ones() + mask.trailing_zeros() == 32 || mask == 0 {
-                mask.leading_ones() as i32
-            } else {
-                -1
-            };
-            let tag = u16::from_be_bytes([e[2], e[3]]);
-            let metric = u32::from_be_bytes([e[16], e[17], e[18], e[19]]);
-            match family {
-                2 => self.out.write_all(b"\n\t  AFI IPv4, ")?,
-                other => write!(self.out, "\n\t  AFI {other}, ")?,
-            }
-            write!(
-                self.out,
-                "{dest:>15}/{plen:<2}, tag 0x{tag:04x}, metric: {metric}, next-hop: "
-            )?;
-            let router = Ipv4Addr::new(e[12], e[13], e[14], e[15]);
-            if router.is_unspecified() {
-                self.out.write_all(b"self")?;
-            } else {
-                write!(self.out, "{router}")?;
-            }
-            at += 20;
-        }
-        // tcpdump -vv: the whole message in hex as well.
-        if self.opts.verbose > 1 {
-            self.hex_words(b"\n\t", data.get(..len).unwrap_or(data))?;
-        }
-        Ok(())
-    }
-
-    /// tcpdump's `dhcp6_print` without `-v`: `dhcp6 solicit`.
-    pub(super) fn dhcp6(&mut self, data: &[u8]) -> io::Result<()> {
-        self.out.write_all(b"dhcp6")?;
-        let Some(&kind) = data.first().filter(|_| data.len() >= 4) else {
-            return self.out.write_all(b" [|dhcp6]");
-        };
-        let name = match kind {
-            1 => "solicit",
-            2 => "advertise",
-            3 => "request",
-            4 => "confirm",
-            5 => "renew",
-            6 => "rebind",
-            7 => "reply",
-            8 => "release",
-            9 => "decline",
-            10 => "reconfigure",
-            11 => "inf-req",
-            12 => "relay-fwd",
-            13 => "relay-reply",
-            14 => "leasequery",
-            15 => "leasequery-reply",
-            _ => return write!(self.out, " msgtype-{kind}"),
-        };
-        write!(self.out, " {name}")
-    }
-
-    /// tcpdump's `ntp_print` without `-v`: `NTPv4, Client, length 48`.
-    pub(super) fn ntp(&mut self, data: &[u8], len: usize) -> io::Result<()> {
-        let Some(&status) = data.first() else {
-            return self.out.write_all(b" [|ntp]");
-        };
-        let mode = match status & 0x07 {
-            0 => "unspecified",
-            1 => "symmetric active",
-            2 => "symmetric passive",
-            3 => "Client",
-            4 => "Server",
-            5 => "Broadcast",
-            6 => "Control Message",
-            _ => "Reserved",
-        };
-        write!(
-            self.out,
-            "NTPv{}, {mode}, length {len}",
-            (status >> 3) & 0x07
-        )
-    }
-
-    /// tcpdump's `syslog_print` without `-v`: `SYSLOG daemon.info, length: 80`, or
-    /// ` (invalid)` when the message does not start with `<PRI>`. Returns false for a
-    /// valid message with `-v` (not written yet).
+    /// tcpdump's `syslog_print`: `SYSLOG daemon.info, length: 80` (`-v`: facility,
+    /// severity and the message on lines of their own), or ` (invalid)` when the
+    /// message does not start with `<PRI>`. Always true (the message was printed).
     pub(super) fn syslog(&mut self, data: &[u8], len: usize) -> io::Result<bool> {
         const FACILITIES: [&str; 24] = [
             "kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
@@ -317,15 +167,35 @@ impl<W: Write> Line<'_, W> {
                 return Ok(true);
             }
         }
-        if self.verbose() {
-            return Ok(false);
-        }
         let (facility, severity) = ((pri & 0x03F8) >> 3, pri & 0x07);
-        match FACILITIES.get(facility as usize) {
-            Some(name) => write!(self.out, "SYSLOG {name}.")?,
-            None => write!(self.out, "SYSLOG unknown ({facility}).")?,
+        let severity_name = SEVERITIES[severity as usize];
+        if !self.verbose() {
+            match FACILITIES.get(facility as usize) {
+                Some(name) => write!(self.out, "SYSLOG {name}.")?,
+                None => write!(self.out, "SYSLOG unknown ({facility}).")?,
+            }
+            write!(self.out, "{severity_name}, length: {len}")?;
+            return Ok(true);
         }
-        write!(self.out, "{}, length: {len}", SEVERITIES[severity as usize])?;
+        write!(self.out, "SYSLOG, length: {len}\n\tFacility ")?;
+        match FACILITIES.get(facility as usize) {
+            Some(name) => write!(self.out, "{name} ({facility})")?,
+            None => write!(self.out, "unknown ({facility}) ({facility})")?,
+        }
+        write!(self.out, ", Severity {severity_name} ({severity})\n\tMsg: ")?;
+        // The whole message, control characters escaped as tcpdump does.
+        let msg_off = at + 1;
+        let end = len.max(msg_off);
+        for &c in data.get(msg_off..end.min(data.len())).unwrap_or_default() {
+            self.escaped_char(c)?;
+        }
+        if data.len() < end {
+            self.out.write_all(b" [|syslog]")?;
+            return Ok(true);
+        }
+        if self.opts.verbose > 1 {
+            self.hex_words(b"\n\t", &data[..len.min(data.len())])?;
+        }
         Ok(true)
     }
 }
@@ -368,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn bootp_rip_dhcp6() {
+    fn bootp_and_rip() {
         let mut bootp = vec![1, 1, 6, 0];
         bootp.resize(28, 0);
         bootp.extend_from_slice(&[0x00, 0x50, 0x56, 0, 0, 7]);
@@ -391,18 +261,36 @@ mod tests {
             ".520: \n\tRIPv2, Response, length: 24, routes: 1 or less\n\t  AFI IPv4,     \
              192.168.1.0/24, tag 0x0000, metric: 1, next-hop: self\n"
         ));
-        let frame = udp_frame(546, 547, &[1, 0x8e, 0x86, 0x6d]);
-        assert!(line(&gretap(&frame)).ends_with(": dhcp6 solicit\n"));
     }
 
     #[test]
-    fn ntp_syslog_and_times() {
-        let frame = udp_frame(123, 123, &[0x23; 48]);
-        assert!(line(&gretap(&frame)).ends_with(": NTPv4, Client, length 48\n"));
+    fn syslog_and_times() {
         let frame = udp_frame(12345, 514, b"EVIL");
         assert!(line(&gretap(&frame)).ends_with(".514:  (invalid)\n"));
         let frame = udp_frame(12345, 514, b"<30>Dec  6 sshd: hi");
         assert!(line(&gretap(&frame)).ends_with(": SYSLOG daemon.info, length: 19\n"));
+        let v = TextOptions {
+            verbose: 1,
+            ..opts()
+        };
+        let frame = udp_frame(12345, 514, b"<999>x\0y\x7f\xe9");
+        let text = line_with(v, &gretap(&frame));
+        assert!(
+            text.ends_with(
+                ": SYSLOG, length: 10\n\tFacility unknown (124) (124), Severity debug \
+                 (7)\n\tMsg: x^@y^?M-i\n"
+            ),
+            "{text}"
+        );
+        let vv = TextOptions {
+            verbose: 2,
+            ..opts()
+        };
+        let text = line_with(vv, &gretap(&udp_frame(12345, 514, b"<13>hi")));
+        assert!(
+            text.ends_with("Severity notice (5)\n\tMsg: hi\n\t0x0000:  3c31 333e 6869\n"),
+            "{text}"
+        );
         assert_eq!(RelTime(90061).to_string(), "1d1h1m1s");
         assert_eq!(RelTime(0).to_string(), "0s");
     }
