@@ -206,7 +206,11 @@ impl RawGreSocket {
 /// GRE packets for that address to it and does not answer them with ICMP
 /// protocol-unreachable (which it does when no socket or tunnel claims them). The ring
 /// path of `--listen` receives through AF_PACKET and keeps this socket open only for
-/// that; its filter runs before any queueing, so it costs no buffer and no copy.
+/// that; its filter runs before any queueing, so it costs no buffer and no data copy.
+/// It is not free: `raw_v4_input` clones each matching packet's `sk_buff` for the
+/// socket before the filter drops it (0.45 µs per packet measured), but without it the
+/// kernel attempts an ICMP answer for every packet, route lookup included, before its
+/// rate limit refuses most of them (1.4 µs): the socket is the cheaper of the two.
 pub fn silent_gre_socket(addr: IpAddr) -> Result<Socket, SocketError> {
     let socket = gre_socket(addr)?;
     sys::attach_filter(&socket, &bpf::drop_all()).map_err(|cause| SocketError::Option {
