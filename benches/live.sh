@@ -5,6 +5,8 @@
 #   sudo bash benches/live.sh [PACKETS] [MIX]     (default 1000000 imix; MIX: imix|small|large)
 #   MODES="listen ring" sudo bash benches/live.sh  (a subset of the modes; VERBOSE=1 shows their stderr)
 #   ENCAP=vxlan sudo bash benches/live.sh 200000 large   (VXLAN mirrors: modes listen ring udp tcpdump)
+#   ROUNDS=3 sudo bash benches/live.sh 300000 large     (each mode 3 times, interleaved)
+#   PERF=1 sudo bash benches/live.sh 300000 large       (also kernel receive path per packet, from perf)
 #
 # Builds two namespaces joined by a veth pair (documentation addresses only), generates
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
@@ -14,8 +16,24 @@
 # from /proc/PID/stat) and per packet, and the whole machine's busy CPU seconds from the
 # start of the replay until the output stopped growing (sender and kernel included: the
 # receiver's own figure is noisy, as softirq work is charged to whatever task runs).
-# tcpdump only copies the outer packets to a file (`tcpdump -i IF -w`): the cost of
-# capturing without decapsulating.
+# tcpdump only copies the incoming outer IPv4 packets to a file (`tcpdump -i IF -Q in
+# -w F ip`): the cost of capturing without decapsulating. The receiver's CPU is counted
+# from its "listening on" line: what it spent starting (spandump's 32 MiB ring is
+# allocated and zeroed by the kernel: 0-90 ms, more than 300 000 small packets cost)
+# is left out, as it does not grow with the packets.
+#
+# Each line also gives the 1-minute load average when the replay started (the machine
+# is shared: a busy one steals the receiver's CPU and makes it lose) and the number of
+# ICMP destination-unreachable messages the sink's kernel sent during the run (what a
+# receiver that does not silence the mirror costs the sender). The summary at the end
+# gives, per mode, the mean CPU seconds, the total lost (sent - written) and the ratio
+# of its CPU to tcpdump's on the same load.
+#
+# With PERF=1 (and perf installed) the replay runs under `perf record -e cpu-clock -a -g`
+# and two more columns come from its samples, which do not depend on where the kernel
+# charges softirq work: "krx us" is the kernel's receive path per packet
+# (`__netif_receive_skb_one_core` and below: IP, the ring's copy, the raw and UDP
+# sockets, ICMP answers), "rx us" the receiver's own samples (its pid) per packet.
 set -euo pipefail
 
 PACKETS=${1:-1000000}
@@ -26,6 +44,7 @@ if [ "$ENCAP" = vxlan ]; then
 else
     MODES=${MODES:-listen raw-socket ring ring-2 tcpdump}
 fi
+ROUNDS=${ROUNDS:-1}
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "live.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -97,7 +116,34 @@ settle() {
     done
 }
 
-printf '%-10s %10s %10s %10s %9s %11s %12s %10s\n' receiver sent written drops "cpu s" "cpu us/pkt" "machine cpu s" "pps sent"
+# ICMP destination-unreachable messages the sink namespace sent so far.
+unreachables() {
+    ip netns exec "$SINK" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutDestUnreachs") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+
+SUMMARY=$WORK/summary
+PERF=${PERF:-}
+if [ -n "$PERF" ] && ! command -v perf >/dev/null; then
+    echo "live.sh: PERF=1 needs perf" >&2
+    exit 1
+fi
+PERF_HZ=2000
+
+# perf.data, packets, pid -> "kernel receive path us/pkt  receiver us/pkt"
+perf_columns() {
+    local total krx rx
+    total=$(perf report -i "$1" --stdio -n --sort comm -g none 2>/dev/null |
+        awk '!/^#/ && NF >= 4 { s += $3 } END { print s + 0 }')
+    krx=$(perf report -i "$1" --children --stdio -n -g none --sort sym 2>/dev/null |
+        awk '$NF == "__netif_receive_skb_one_core" { gsub("%", "", $1); print $1; exit }')
+    rx=$(perf report -i "$1" --pid "$3" --stdio -n --sort pid -g none 2>/dev/null |
+        awk '!/^#/ && NF >= 4 { s += $3 } END { print s + 0 }')
+    awk -v t="$total" -v k="${krx:-0}" -v r="$rx" -v n="$2" -v hz="$PERF_HZ" \
+        'BEGIN { printf "%.2f %.2f", k / 100 * t / hz * 1e6 / n, r / hz * 1e6 / n }'
+}
+
+printf '%-10s %10s %10s %8s %8s %7s %9s %11s %12s %10s %6s%s\n' receiver sent written lost drops icmp "cpu s" "cpu us/pkt" "machine cpu s" "pps sent" load \
+    "${PERF:+  krx us   rx us}"
 run_mode() {
     local mode=$1 out=$WORK/$1.pcap err=$WORK/$1.err ready
     local -a cmd
@@ -107,22 +153,27 @@ run_mode() {
         ring) cmd=("$SPANDUMP" -i rx0 -w "$out"); ready="listening on" ;;
         ring-2) cmd=("$SPANDUMP" -i rx0 --threads 2 -w "$out"); ready="listening on" ;;
         udp) cmd=("$SPANDUMP" --udp 198.51.100.1 ${SPANDUMP_ARGS:-} -w "$out"); ready="listening on" ;;
-        tcpdump) cmd=(tcpdump -i rx0 -n -w "$out" -Z root); ready="listening on" ;;
+        tcpdump) cmd=(tcpdump -i rx0 -Q in -n -w "$out" -Z root ip); ready="listening on" ;;
         *) echo "live.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
     ip netns exec "$SINK" "${cmd[@]}" 2>"$err" &
     local pid=$!
     wait_for "$err" "$ready"
-    local replay busy0 busy
+    local replay busy0 busy load icmp0 cpu0
+    cpu0=$(cpu_seconds "$pid")
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    icmp0=$(unreachables)
     busy0=$(machine_busy)
-    replay=$(ip netns exec "$SENDER" tcpreplay -i tx0 --topspeed -K "$WORK/in.pcap" 2>&1)
+    local -a perf=()
+    [ -z "$PERF" ] || perf=(perf record -q -e cpu-clock -F "$PERF_HZ" -a -g -o "$WORK/$mode.perf" --)
+    replay=$("${perf[@]}" ip netns exec "$SENDER" tcpreplay -i tx0 --topspeed -K "$WORK/in.pcap" 2>&1)
     local sent pps
     sent=$(awk '/Successful packets:/ {print $3}' <<<"$replay")
     pps=$(grep -o '[0-9.]* pps' <<<"$replay" | head -1 | cut -d' ' -f1)
     settle "$out"
     busy=$(awk -v a="$(machine_busy)" -v b="$busy0" 'BEGIN { print a - b }')
     local cpu
-    cpu=$(cpu_seconds "$pid")
+    cpu=$(awk -v a="$(cpu_seconds "$pid")" -v b="$cpu0" 'BEGIN { print a - b }')
     kill -INT "$pid"
     wait "$pid" || true
     local written drops
@@ -133,10 +184,41 @@ run_mode() {
         drops=$(awk '/dropped by kernel/ {d += $2} /frames dropped: the writer/ {d += $2} END {print d + 0}' "$err")
     fi
     [ -z "${VERBOSE:-}" ] || sed "s/^/    $mode: /" "$err"
-    printf '%-10s %10s %10s %10s %9.2f %11.2f %12.2f %10s\n' "$mode" "$sent" "$written" "${drops:-?}" "$cpu" \
-        "$(awk -v c="$cpu" -v n="$sent" 'BEGIN {print c * 1e6 / n}')" "$busy" "$pps"
+    local icmp=$(($(unreachables) - icmp0)) extra="" krx=0 rx=0
+    if [ -n "$PERF" ]; then
+        read -r krx rx <<<"$(perf_columns "$WORK/$mode.perf" "$sent" "$pid")"
+        extra=$(printf ' %7s %7s' "$krx" "$rx")
+        rm -f "$WORK/$mode.perf"
+    fi
+    printf '%-10s %10s %10s %8s %8s %7s %9.2f %11.2f %12.2f %10s %6s%s\n' "$mode" "$sent" "$written" \
+        "$((sent - written))" "${drops:-?}" "$icmp" "$cpu" \
+        "$(awk -v c="$cpu" -v n="$sent" 'BEGIN {print c * 1e6 / n}')" "$busy" "$pps" "$load" "$extra"
+    echo "$mode $sent $written $cpu $krx $rx" >>"$SUMMARY"
 }
 
-for mode in $MODES; do
-    run_mode "$mode"
+for _ in $(seq "$ROUNDS"); do
+    for mode in $MODES; do
+        run_mode "$mode"
+    done
 done
+
+# Per mode: mean CPU, total lost, and the CPU ratio to tcpdump's mean (when it ran).
+echo "== summary ($ROUNDS round(s), $ENCAP $MIX): cpu = mean receiver CPU s, lost = sent - written over all rounds"
+awk -v order="$MODES" '
+    { n[$1]++; sent[$1] += $2; lost[$1] += $2 - $3; cpu[$1] += $4; krx[$1] += $5; rx[$1] += $6 }
+    END {
+        t = ("tcpdump" in n) ? cpu["tcpdump"] / n["tcpdump"] : 0
+        tr = ("tcpdump" in n) ? rx["tcpdump"] / n["tcpdump"] : 0
+        printf "%-10s %9s %10s %9s %12s", "receiver", "cpu s", "lost", "lost %", "cpu/tcpdump"
+        if (perf) printf " %9s %9s %12s", "krx us", "rx us", "rx/tcpdump"
+        printf "\n"
+        split(order, modes, " ")
+        for (i = 1; modes[i] != ""; i++) {
+            m = modes[i]
+            if (!(m in n)) continue
+            c = cpu[m] / n[m]
+            printf "%-10s %9.2f %10d %8.2f%% %12s", m, c, lost[m], 100 * lost[m] / sent[m], t ? sprintf("%.2f", c / t) : "-"
+            if (perf) printf " %9.2f %9.2f %12s", krx[m] / n[m], rx[m] / n[m], tr ? sprintf("%.2f", rx[m] / n[m] / tr) : "-"
+            printf "\n"
+        }
+    }' perf="$PERF" "$SUMMARY"

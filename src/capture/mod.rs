@@ -6,6 +6,7 @@
 //! so nothing is copied between the read and the writer. Sources know link types,
 //! addresses and timestamps, never GRE. All `unsafe` of the crate lives in [`sys`].
 
+mod batch;
 pub mod bpf;
 pub mod file;
 pub mod gro;

@@ -12,15 +12,16 @@
 //!
 //! This module knows addresses, ports and sockets, never what a VXLAN header holds.
 
+use super::batch::{BatchLoop, Turn};
 use super::bpf;
 use super::sys::{self, RecvBatch};
 use super::{Received, Source, reason};
-use crate::{Timestamp, TsPrecision};
+use crate::TsPrecision;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Datagrams per `recvmmsg`.
 const BATCH: usize = 64;
@@ -69,6 +70,10 @@ fn udp_socket(addr: SocketAddr) -> Result<Socket, UdpError> {
 /// Binds a socket that keeps nothing to each of `ports` on `addr` (the unspecified
 /// IPv4 and IPv6 addresses when `None`). A port some other socket already holds is
 /// left to it (that socket stops the ICMP answers just as well).
+///
+/// Each mirrored datagram costs the kernel the socket lookup and the drop-all filter
+/// (0.1 µs measured; nothing is queued, so the receive buffer never fills), against
+/// 2.2 µs for the lookup that finds nothing and the ICMP port-unreachable attempt.
 pub fn port_guards(addr: Option<IpAddr>, ports: &[u16]) -> Result<Vec<Socket>, UdpError> {
     let addrs = match addr {
         Some(a) => vec![a],
@@ -123,9 +128,8 @@ pub struct UdpSource {
     /// The socket the batch came from, and the next socket to try.
     filled_from: usize,
     next_socket: usize,
-    next: usize,
-    idle_reported: bool,
-    stop_at: Option<Timestamp>,
+    /// Which datagram of the batch is next, idle and stop state.
+    turns: BatchLoop,
     /// Per socket, the latest cumulative drop counter the kernel reported.
     drops: Vec<u64>,
     recv_buffer: usize,
@@ -187,9 +191,7 @@ impl UdpSource {
             batch: RecvBatch::new(BATCH, SLOT_LEN),
             filled_from: 0,
             next_socket: 0,
-            next: 0,
-            idle_reported: true,
-            stop_at: None,
+            turns: BatchLoop::new(),
             drops: vec![0; n],
             recv_buffer,
         })
@@ -205,30 +207,9 @@ impl UdpSource {
         self.recv_buffer
     }
 
-    /// Fills the batch from the first socket, in turn, that holds datagrams.
-    fn fill(&mut self) -> Result<usize, UdpError> {
-        self.next = 0;
-        let n = self.sockets.len();
-        for k in 0..n {
-            let i = (self.next_socket + k) % n;
-            let (socket, addr) = &self.sockets[i];
-            let got = self
-                .batch
-                .recv(socket)
-                .map_err(|cause| UdpError::Recv { addr: *addr, cause })?;
-            if got > 0 {
-                self.filled_from = i;
-                // The next fill starts with the following socket: none starves.
-                self.next_socket = (i + 1) % n;
-                return Ok(got);
-            }
-        }
-        Ok(0)
-    }
-
     fn lend(&mut self) -> Option<Received<'_>> {
-        let (data, meta) = self.batch.get(self.next)?;
-        self.next += 1;
+        let (data, meta) = self.batch.get(self.turns.next)?;
+        self.turns.next += 1;
         let from = self.filled_from;
         if let Some(d) = meta.drops {
             self.drops[from] = self.drops[from].max(u64::from(d));
@@ -252,14 +233,31 @@ impl UdpSource {
             orig_len: meta.len.min(u32::MAX as usize) as u32,
         })
     }
+}
 
-    fn wait(&self) -> Result<bool, UdpError> {
-        let fds: Vec<_> = self.sockets.iter().map(|(s, _)| s.as_fd()).collect();
-        sys::wait_any_readable(&fds, POLL_MS).map_err(|cause| UdpError::Recv {
-            addr: self.sockets[0].1,
-            cause,
-        })
+/// Fills `batch` from the first of `sockets`, in turn from `*next_socket`, that holds
+/// datagrams; records which one in `*filled_from` and moves `*next_socket` past it, so
+/// that none starves.
+fn fill_from(
+    sockets: &[(Socket, SocketAddr)],
+    next_socket: &mut usize,
+    filled_from: &mut usize,
+    batch: &mut RecvBatch,
+) -> Result<usize, UdpError> {
+    let n = sockets.len();
+    for k in 0..n {
+        let i = (*next_socket + k) % n;
+        let (socket, addr) = &sockets[i];
+        let got = batch
+            .recv(socket)
+            .map_err(|cause| UdpError::Recv { addr: *addr, cause })?;
+        if got > 0 {
+            *filled_from = i;
+            *next_socket = (i + 1) % n;
+            return Ok(got);
+        }
     }
+    Ok(0)
 }
 
 impl Source for UdpSource {
@@ -268,35 +266,25 @@ impl Source for UdpSource {
     /// As the raw GRE socket's: blocks in short waits, reports [`Received::Idle`] when
     /// dry, and after `stop` returns what the kernel received before it.
     fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, UdpError> {
-        if self.stop_at.is_none() && stop.load(Ordering::Relaxed) {
-            self.stop_at = Some(Timestamp::now());
-        }
-        loop {
-            if self.next < self.batch.len() {
-                break;
-            }
-            if self.fill()? > 0 {
-                self.idle_reported = false;
-                break;
-            }
-            if self.stop_at.is_some() {
-                return Ok(None);
-            }
-            if !self.idle_reported {
-                self.idle_reported = true;
-                return Ok(Some(Received::Idle));
-            }
-            let ready = self.wait()?;
-            if !ready {
-                return Ok(Some(Received::Idle));
-            }
-        }
-        if let (Some(stop_at), Some((_, meta))) = (self.stop_at, self.batch.get(self.next))
-            && super::receive_time(meta).as_nanos() > stop_at.as_nanos()
-        {
-            return Ok(None);
-        }
-        Ok(self.lend())
+        let sockets = &self.sockets;
+        let (next_socket, filled_from) = (&mut self.next_socket, &mut self.filled_from);
+        let turn = self.turns.turn(
+            stop,
+            &mut self.batch,
+            |batch| fill_from(sockets, next_socket, filled_from, batch),
+            || {
+                let fds: Vec<_> = sockets.iter().map(|(s, _)| s.as_fd()).collect();
+                sys::wait_any_readable(&fds, POLL_MS).map_err(|cause| UdpError::Recv {
+                    addr: sockets[0].1,
+                    cause,
+                })
+            },
+        )?;
+        Ok(match turn {
+            Turn::Lend => self.lend(),
+            Turn::Idle => Some(Received::Idle),
+            Turn::End => None,
+        })
     }
 
     fn precision(&self) -> TsPrecision {
