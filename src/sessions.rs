@@ -2,12 +2,13 @@
 //! first-seen order, with what a person needs to tell them apart, and counters.
 //!
 //! An entry is keyed by [`SessionKey`]: outer source, encapsulation (GRE and ERSPAN
-//! received in UDP, RFC 8086, apart from the same as IP protocol 47: `gre-udp`), GRE key
-//! or ERSPAN session ID, payload kind and, for ERSPAN type III, the direction. Direction is part
-//! of the key because the D bit is a property of the sender's session configuration
-//! (Linux `erspan_dir`, OVS `erspan_dir`), and the JSON summary reports one direction
-//! per session; a type III session that mirrors both ways becomes two entries (its
-//! sequence numbers still share one counter: [`crate::seq`] finds that out itself).
+//! received in UDP, RFC 8086, apart from the same as IP protocol 47: `gre-udp`), GRE
+//! key or ERSPAN session ID, payload kind and, for ERSPAN type III, the direction.
+//! Direction is part of the key because the D bit is a property of the sender's
+//! session configuration (Linux `erspan_dir`, OVS `erspan_dir`), and the JSON summary
+//! reports one direction per session; a type III session that mirrors both ways
+//! becomes two entries (its sequence numbers still share one counter: [`crate::seq`]
+//! finds that out itself).
 //!
 //! The table is bounded: past [`SessionTable::new`]'s limit a new session is counted
 //! and never allocated, and its packets are [`Observed::OverLimit`], which the caller
@@ -17,8 +18,9 @@
 //! over the limit has none, so its sequence numbers are not tracked);
 //! [`SessionTable::update_seq`] brings the sequence counts back into the entries.
 //!
-//! The common case, a packet of one of the last few sessions seen, costs a few key
-//! comparisons; otherwise one hash lookup.
+//! The common case, a packet of one of the last few sessions seen, costs a few packed
+//! key comparisons (three integers each) and builds no [`SessionKey`]; otherwise one
+//! hash lookup.
 
 use crate::seq::{SeqCounts, SeqTracker};
 use crate::wire::decap::{Decapsulated, Encap, PayloadKind};
@@ -395,8 +397,8 @@ fn id_and_direction(d: &Decapsulated<'_>) -> (Option<u32>, Option<Direction>) {
 struct PackedKey {
     /// The source address (an IPv4 address in the low 32 bits).
     addr: u128,
-    /// Bit 42: received in UDP (GRE-in-UDP); bit 41: IPv6; bits 39-40: direction; 36-38: payload; 33-35: encapsulation;
-    /// bit 32: an id is present; bits 0-31: the id.
+    /// Bit 42: received in UDP (GRE-in-UDP); bit 41: IPv6; bits 39-40: direction;
+    /// 36-38: payload; 33-35: encapsulation; bit 32: an id is present; 0-31: the id.
     rest: u64,
 }
 

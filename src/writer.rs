@@ -210,6 +210,7 @@ impl<'c> DirectWriter<'c> {
         }
         Ok(())
     }
+
     /// [`Emit::frame`] when the output is not steady: starting, rotating, counting
     /// `-c`, flushing each frame (`-U`), or done.
     fn frame_slow(
