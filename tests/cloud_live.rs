@@ -250,22 +250,6 @@ fn kernel_vxlan_mirror_on_every_receive_path() {
     }
 }
 
-/// The sink's count of ICMP destination-unreachable messages sent.
-fn sink_unreachables(net: &netns::Net) -> u64 {
-    let out = sh("ip", &["netns", "exec", &net.sink, "cat", "/proc/net/snmp"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<Vec<&str>> = text
-        .lines()
-        .filter(|l| l.starts_with("Icmp:"))
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    let i = rows[0]
-        .iter()
-        .position(|f| *f == "OutDestUnreachs")
-        .unwrap();
-    rows[1][i].parse().unwrap()
-}
-
 /// `--listen` and `-i` receive VXLAN / GENEVE through the ring and hold a socket on
 /// each mirror port that keeps nothing, so the kernel answers no mirror packet with
 /// ICMP port unreachable; UDP to a port nobody holds (4790) is still answered, which
@@ -301,7 +285,7 @@ fn ring_port_guards_stop_icmp_answers() {
         cmd.args(mode).args(["-U", "-w"]).arg(&out);
         let mut spandump = Proc::start(cmd, net.path("guard.err"), Stdio::null());
         spandump.wait_for_stderr("spandump: listening on ");
-        let before = sink_unreachables(&net);
+        let before = net.sink_unreachables();
         net.send(&mirror);
         let start = Instant::now();
         while records(&out).map_or(0, |r| r.len()) < inner.len() {
@@ -312,11 +296,11 @@ fn ring_port_guards_stop_icmp_answers() {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(sink_unreachables(&net) - before, 0, "{mode:?}");
+        assert_eq!(net.sink_unreachables() - before, 0, "{mode:?}");
         // Control: a port no socket holds is answered.
         net.send(&[mac(eth_udp_to(addrs, 4790, &vxlan(0x08, 7, &inner[0])))]);
         let start = Instant::now();
-        while sink_unreachables(&net) == before {
+        while net.sink_unreachables() == before {
             assert!(
                 start.elapsed() < DEADLINE,
                 "{mode:?}: no ICMP for port 4790"

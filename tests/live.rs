@@ -850,22 +850,6 @@ fn list_sessions_live_prints_the_table_at_the_stop() {
     assert!(stderr.contains("0 frames written"), "{stderr}");
 }
 
-/// The ICMP answers the sink's kernel sent so far (`Icmp: OutDestUnreachs`).
-fn sink_unreachables(net: &Net) -> u64 {
-    let out = sh("ip", &["netns", "exec", &net.sink, "cat", "/proc/net/snmp"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<Vec<&str>> = text
-        .lines()
-        .filter(|l| l.starts_with("Icmp:"))
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    let i = rows[0]
-        .iter()
-        .position(|f| *f == "OutDestUnreachs")
-        .unwrap();
-    rows[1][i].parse().unwrap()
-}
-
 /// `--listen` receives through a ring and keeps a raw GRE socket open that takes
 /// nothing, so that the kernel does not answer each mirrored packet with ICMP
 /// protocol-unreachable; `-i` alone opens no such socket, and the kernel answers.
@@ -882,11 +866,11 @@ fn listen_keeps_the_kernel_from_answering_the_sender() {
         args.extend(["-w", path.to_str().unwrap()].map(String::from));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut spandump = net.spandump("quiet", &args);
-        let before = sink_unreachables(&net);
+        let before = net.sink_unreachables();
         net.send(&wires(&sent));
         wait_for_records(&path, sent.len(), &spandump);
         spandump.interrupt();
-        let answers = sink_unreachables(&net) - before;
+        let answers = net.sink_unreachables() - before;
         assert_eq!(answers > 0, answered, "{mode:?}: {answers} ICMP answers");
         common::assert_frames_eq("quiet", &read_capture(&path).frames(), &inners(&sent));
     }

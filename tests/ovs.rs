@@ -262,19 +262,8 @@ fn mirrors(setup: &Setup) {
         truth.insert(s.name, Capturer::start(what, &ns, "tcpdump", &args, file));
     }
     // The underlay as it reached the sink, for `spandump -r` and for testdata/.
+    let mut underlay = Capturer::sink_underlay(&fx, "ip proto 47 or ip6 proto 47");
     let underlay_file = fx.path("underlay.pcap");
-    #[rustfmt::skip]
-    let args: Vec<String> = [
-        "-n", "-U", "-i", "eth0", "--time-stamp-precision", "nano", "-w",
-        underlay_file.to_str().unwrap(), "ip proto 47 or ip6 proto 47",
-    ].map(String::from).to_vec();
-    let mut underlay = Capturer::start(
-        "tcpdump on the sink".into(),
-        &fx.ns("sink"),
-        "tcpdump",
-        &args,
-        underlay_file.clone(),
-    );
     // spandump: every view in every receive mode.
     let mut views = Vec::new();
     for &receive in RECEIVE {

@@ -175,19 +175,7 @@ fn ovs_vxlan_and_geneve_mirrors_on_every_receive_path() {
     let fx = Fixture::up("cloud");
     let sink = fx.ns("sink");
 
-    let underlay_file = fx.path("underlay.pcap");
-    #[rustfmt::skip]
-    let args: Vec<String> = [
-        "-n", "-U", "-i", "eth0", "--time-stamp-precision", "nano", "-w",
-        underlay_file.to_str().unwrap(), "udp dst port 4789 or udp dst port 6081",
-    ].map(String::from).to_vec();
-    let mut underlay = Capturer::start(
-        "tcpdump on the sink".into(),
-        &sink,
-        "tcpdump",
-        &args,
-        underlay_file.clone(),
-    );
+    let mut underlay = Capturer::sink_underlay(&fx, "udp dst port 4789 or udp dst port 6081");
 
     // uid 65534 writes its capture and statistics in a directory of its own.
     let nobody = fx.path("nobody");

@@ -121,6 +121,25 @@ impl Net {
         self.dir.path().join(name)
     }
 
+    /// The ICMP answers the sink's kernel sent so far (`Icmp: OutDestUnreachs`).
+    pub fn sink_unreachables(&self) -> u64 {
+        let out = sh(
+            "ip",
+            &["netns", "exec", &self.sink, "cat", "/proc/net/snmp"],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|l| l.starts_with("Icmp:"))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let i = rows[0]
+            .iter()
+            .position(|f| *f == "OutDestUnreachs")
+            .unwrap();
+        rows[1][i].parse().unwrap()
+    }
+
     /// The sink namespace's file, for `setns`.
     pub fn sink_ns_path(&self) -> PathBuf {
         Path::new("/var/run/netns").join(&self.sink)

@@ -173,6 +173,24 @@ impl Capturer {
         c
     }
 
+    /// tcpdump on the sink's `eth0`, writing the underlay that `filter` keeps to
+    /// `underlay.pcap` (ns timestamps), for `spandump -r` and as the truth.
+    pub fn sink_underlay(fx: &Fixture, filter: &str) -> Capturer {
+        let file = fx.path("underlay.pcap");
+        #[rustfmt::skip]
+        let args: Vec<String> = [
+            "-n", "-U", "-i", "eth0", "--time-stamp-precision", "nano", "-w",
+            file.to_str().unwrap(), filter,
+        ].map(String::from).to_vec();
+        Capturer::start(
+            "tcpdump on the sink".into(),
+            &fx.ns("sink"),
+            "tcpdump",
+            &args,
+            file,
+        )
+    }
+
     pub fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }

@@ -655,10 +655,7 @@ mod tests {
             line(&gretap(&frame))
                 .ends_with(": BOOTP/DHCP, Request from 00:50:56:00:00:07, length 300\n")
         );
-        let vv = TextOptions {
-            verbose: 2,
-            ..opts()
-        };
+        let vv = verbose(2);
         let text = line_with(vv, &gretap(&frame));
         assert!(
             text.ends_with(
@@ -675,10 +672,7 @@ mod tests {
 
     #[test]
     fn options_cut_short_and_unterminated_names() {
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let frame = discover();
         // Captured up to inside the parameter list.
         let cut = frame.len() - 64 + 10;

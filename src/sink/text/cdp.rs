@@ -340,10 +340,7 @@ mod tests {
             "{}",
             line(&gretap(&frame))
         );
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&frame));
         assert!(
             text.ends_with(
@@ -358,10 +355,7 @@ mod tests {
 
     #[test]
     fn malformed_and_cut_tlvs() {
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let frame = cdp_frame(&[(4, &[0, 0]), (7, &[10, 0, 0, 0, 8, 1])]);
         let text = line_with(v, &gretap(&frame));
         assert!(

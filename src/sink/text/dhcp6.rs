@@ -411,10 +411,7 @@ mod tests {
         m.extend(opt(39, &[0, 4, b'h', b'o', b's', b't']));
         m.extend(opt(16, &[0, 0, 1, 0x37, 0, 4, b'M', b'S', b'F', b'T']));
         m.extend(opt(6, &[0, 24, 0, 23, 0, 17, 0, 39]));
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&udp6_frame(&m)));
         assert!(
             text.ends_with(
@@ -444,10 +441,7 @@ mod tests {
         relay.extend_from_slice(&IP6_A);
         relay.extend_from_slice(&IP6_B);
         relay.extend(opt(9, &m));
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&udp6_frame(&relay)));
         assert!(
             text.ends_with(

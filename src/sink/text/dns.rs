@@ -783,10 +783,7 @@ mod tests {
             r.extend_from_slice(&[0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xC0, 12]);
         }
         let frame = dns_frame(53, 50472, &r);
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&frame));
         assert!(text.ends_with(" [|domain]\n"), "{text}");
         assert!(text.len() < r.len() + 1024 + 2000, "{} bytes", text.len());

@@ -172,10 +172,7 @@ mod tests {
     fn verbose_erspan_ii_and_ip_details() {
         let frame = hex(FT0_VLAN_ECHO);
         let d = erspan_ii(100, 0, &frame);
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert_eq!(
             line_with(v, &d),
             "1700000000.123456 erspan-ii sid 100 idx 0x0 (198.51.100.1 > 198.51.100.2, \
@@ -200,10 +197,7 @@ mod tests {
         d.gre.sequence = Some(7);
         d.notes.insert(Note::GreLegacyBits);
         d.notes.insert(Note::SenderTruncated);
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert_eq!(
             line_with(v, &d),
             "1700000000.123456 erspan-iii sid 200 ingress (198.51.100.1 > 198.51.100.2, \
@@ -225,10 +219,7 @@ mod tests {
         g.sequence = Some(5);
         let mut d = decap(Encap::Gre, g, PayloadKind::Ethernet, &frame);
         d.notes.insert(Note::GreChecksumBad);
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &d);
         assert!(
             text.starts_with(

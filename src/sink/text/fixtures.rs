@@ -128,6 +128,14 @@ pub(crate) fn opts() -> TextOptions {
     }
 }
 
+/// [`opts`] at `-v` (1), `-vv` (2), ...
+pub(crate) fn verbose(level: u8) -> TextOptions {
+    TextOptions {
+        verbose: level,
+        ..opts()
+    }
+}
+
 pub(crate) fn line_with(opts: TextOptions, d: &Decapsulated<'_>) -> String {
     let mut out = Vec::new();
     let src = IpAddr::from([198, 51, 100, 1]);

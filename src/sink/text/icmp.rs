@@ -251,10 +251,7 @@ mod tests {
              unreachable, length 36\n"
         );
         // tcpdump -v adds the quoted datagram on continuation lines.
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&frame));
         assert!(
             text.contains("length 36 (wrong icmp cksum 0 (->")

@@ -380,10 +380,7 @@ mod tests {
              id 1, seq 1, length 64\n"
         );
         // tcpdump -v checks the checksum and, for echo, drops the length.
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert_eq!(
             line_with(v, &d),
             "1700000000.123456 gre (198.51.100.1 > 198.51.100.2, proto 0x86dd): IP6 (hlim 64, \
@@ -409,10 +406,7 @@ mod tests {
              solicitation, who has 2001:db8::2, length 32\n"
         );
         // tcpdump -v lists the options on their own lines.
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert!(line_with(v, &d).ends_with(
             "ICMP6, neighbor solicitation, length 32, who has 2001:db8::2\n\t  source \
              link-address option (1), length 8 (1): aa:bb:cc:dd:ee:ff\n"

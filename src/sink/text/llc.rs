@@ -356,10 +356,7 @@ mod tests {
              8000.00:19:69:df:dc:01.8015, length 35\n"
         );
         // tcpdump -v on the same frame.
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert!(line_with(v, &d).ends_with(
             "length 35\n\tmessage-age 0.00s, max-age 20.00s, hello-time 2.00s, \
              forwarding-delay 15.00s\n\troot-id 8000.00:19:69:df:dc:01, root-pathcost 0\n"

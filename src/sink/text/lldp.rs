@@ -316,10 +316,7 @@ mod tests {
             tlv(0, &[]),
         ]);
         assert!(line(&gretap(&frame)).ends_with(": LLDP, length 60: switch1\n"));
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&frame));
         assert!(
             text.ends_with(

@@ -301,10 +301,7 @@ mod tests {
              3be6f000c290f1093bf88000",
         );
         assert_eq!(msg.len(), 48);
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&udp_frame(&msg)));
         let want = "NTPv4, Server, length 48\n\tLeap indicator:  (0), Stratum 2 (secondary \
                     reference), poll 6 (64s), precision -18\n\tRoot Delay: 0.014587, Root \
@@ -330,10 +327,7 @@ mod tests {
 
     #[test]
     fn control_and_short_messages() {
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let msg = [0x16, 0x82, 0, 1, 0x06, 0x15, 0, 0, 0, 0, 0, 0];
         let text = line_with(v, &gretap(&udp_frame(&msg)));
         assert!(

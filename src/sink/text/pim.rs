@@ -441,10 +441,7 @@ mod tests {
             .ipv4([10, 0, 0, 1], [224, 0, 0, 13], 1)
             .write(&mut frame, 103.into(), &pim)
             .unwrap();
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&frame));
         assert!(
             text.ends_with(
@@ -468,10 +465,7 @@ mod tests {
     fn hello_options() {
         let frame = hello_frame();
         assert!(line(&gretap(&frame)).ends_with(": PIMv2, Hello, length 38\n"));
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let text = line_with(v, &gretap(&frame));
         assert!(
             text.ends_with(
@@ -483,10 +477,7 @@ mod tests {
             ),
             "{text}"
         );
-        let vv = TextOptions {
-            verbose: 2,
-            ..opts()
-        };
+        let vv = verbose(2);
         let text = line_with(vv, &gretap(&frame));
         assert!(
             text.contains("Value: 1m45s\n\t    0x0000:  0069\n"),

@@ -232,10 +232,7 @@ mod tests {
     /// RIPv1 routes and RIPv2 authentication, as tcpdump -v prints them.
     #[test]
     fn v1_routes_and_v2_authentication() {
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let mut m = vec![2, 1, 0, 0, 0, 2, 0, 0, 10, 0, 0, 0];
         m.extend_from_slice(&[0; 8]);
         m.extend_from_slice(&[0, 0, 0, 1]);

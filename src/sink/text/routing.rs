@@ -195,10 +195,7 @@ mod tests {
         hello.extend_from_slice(&[10, 1, 1, 1, 0, 0, 0, 0, 50, 1, 1, 2]);
         let frame = ipv4_frame(89, 0, &hello);
         assert!(line(&gretap(&frame)).ends_with("OSPFv2, Hello, length 48\n"));
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert!(line_with(v, &gretap(&frame)).ends_with(
             "OSPFv2, Hello, length 48\n\tRouter-ID 50.1.1.1, Backbone Area, Authentication \
              Type: none (0)\n\tOptions [External]\n\t  Hello Timer 10s, Dead Timer 40s, Mask \

@@ -325,10 +325,7 @@ mod tests {
             ),
             "{text}"
         );
-        let vv = TextOptions {
-            verbose: 2,
-            ..opts()
-        };
+        let vv = verbose(2);
         let text = line_with(vv, &gretap(&frame));
         assert!(
             text.contains(

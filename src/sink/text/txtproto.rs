@@ -252,10 +252,7 @@ mod tests {
             "{}",
             line(&gretap(&req))
         );
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert!(
             line_with(v, &gretap(&req))
                 .ends_with("length 27: HTTP, length: 27\n\tGET / HTTP/1.1\n\tHost: a\n\t\n")

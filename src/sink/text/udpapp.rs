@@ -226,10 +226,7 @@ mod tests {
             line(&gretap(&frame))
                 .ends_with("1985: HSRPv0-hello 20: state=active group=254 addr=10.200.101.1\n")
         );
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert!(
             line_with(v, &gretap(&frame)).ends_with(
                 "addr=10.200.101.1 hellotime=1s holdtime=3s priority=105 auth=\"cisco\"\n"
@@ -253,10 +250,7 @@ mod tests {
         // zeek-gre-within-gre.pcap: one route, as tcpdump -v shows it.
         let mut rip = vec![2, 2, 0, 0, 0, 2, 0, 0, 192, 168, 1, 0, 255, 255, 255, 0];
         rip.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         assert!(line_with(v, &gretap(&udp_frame(520, 520, &rip))).ends_with(
             ".520: \n\tRIPv2, Response, length: 24, routes: 1 or less\n\t  AFI IPv4,     \
              192.168.1.0/24, tag 0x0000, metric: 1, next-hop: self\n"
@@ -269,10 +263,7 @@ mod tests {
         assert!(line(&gretap(&frame)).ends_with(".514:  (invalid)\n"));
         let frame = udp_frame(12345, 514, b"<30>Dec  6 sshd: hi");
         assert!(line(&gretap(&frame)).ends_with(": SYSLOG daemon.info, length: 19\n"));
-        let v = TextOptions {
-            verbose: 1,
-            ..opts()
-        };
+        let v = verbose(1);
         let frame = udp_frame(12345, 514, b"<999>x\0y\x7f\xe9");
         let text = line_with(v, &gretap(&frame));
         assert!(
@@ -282,10 +273,7 @@ mod tests {
             ),
             "{text}"
         );
-        let vv = TextOptions {
-            verbose: 2,
-            ..opts()
-        };
+        let vv = verbose(2);
         let text = line_with(vv, &gretap(&udp_frame(12345, 514, b"<13>hi")));
         assert!(
             text.ends_with("Severity notice (5)\n\tMsg: hi\n\t0x0000:  3c31 333e 6869\n"),
