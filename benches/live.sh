@@ -33,8 +33,8 @@
 # is shared: a busy one steals the receiver's CPU and makes it lose) and the number of
 # ICMP destination-unreachable messages the sink's kernel sent during the run (what a
 # receiver that does not silence the mirror costs the sender). The summary at the end
-# gives, per mode, the mean CPU seconds, the total lost (sent - written) and the ratio
-# of its CPU to tcpdump's on the same load.
+# gives, per receiver, the mean CPU seconds, the total lost (sent - written), the CPU per
+# packet sent and its ratio to tcpdump's on the same load.
 #
 # With PERF=1 (and perf installed) the replay runs under `perf record -e cpu-clock -a -g`
 # and two more columns come from its samples, which do not depend on where the kernel
