@@ -7,15 +7,22 @@
 #   ENCAP=vxlan sudo bash benches/live.sh 200000 large   (VXLAN mirrors: modes listen ring udp tcpdump)
 #   ROUNDS=3 sudo bash benches/live.sh 300000 large     (each mode 3 times, interleaved)
 #   PERF=1 sudo bash benches/live.sh 300000 large       (also kernel receive path per packet, from perf)
+#   RING_ARGS="--block-size 64;;--block-timeout 1" sudo bash benches/live.sh 300000 large
+#       (the ring modes listen, ring, ring-2 once per ';'-separated set of ring options, an
+#       empty set being the defaults, interleaved in each round; labelled listen:b64,
+#       listen, listen:t1 after the options: -B -> B, --block-size -> b, --block-timeout -> t)
+#   PPS=20000 sudo bash benches/live.sh 100000 large    (replay at 20 000 packets/s, not top speed)
+#   TRICKLE=20 sudo bash benches/live.sh 1 large        (latency: 20 lone packets per receiver, below)
 #
 # Builds two namespaces joined by a veth pair (documentation addresses only), generates
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
 # replays it once with `tcpreplay --topspeed -K` into the sink end. Prints per receiver:
 # packets sent, frames in the output file (counted by capinfos, not by the receiver's
-# own counters), drops the receiver reported, the receiver's CPU seconds (user + system,
-# from /proc/PID/stat) and per packet, and the whole machine's busy CPU seconds from the
-# start of the replay until the output stopped growing (sender and kernel included: the
-# receiver's own figure is noisy, as softirq work is charged to whatever task runs).
+# own counters), drops the receiver reported, the receiver's CPU seconds (its threads'
+# run time, from /proc/PID/task/*/schedstat) and per packet, and the whole machine's
+# busy CPU seconds from the start of the replay until the output stopped growing
+# (sender and kernel included: the receiver's own figure is noisy, as softirq work is
+# charged to whatever task runs).
 # tcpdump only copies the incoming outer IPv4 packets to a file (`tcpdump -i IF -Q in
 # -w F ip`): the cost of capturing without decapsulating. The receiver's CPU is counted
 # from its "listening on" line: what it spent starting (spandump's 32 MiB ring is
@@ -26,14 +33,23 @@
 # is shared: a busy one steals the receiver's CPU and makes it lose) and the number of
 # ICMP destination-unreachable messages the sink's kernel sent during the run (what a
 # receiver that does not silence the mirror costs the sender). The summary at the end
-# gives, per mode, the mean CPU seconds, the total lost (sent - written) and the ratio
-# of its CPU to tcpdump's on the same load.
+# gives, per receiver, the mean CPU seconds, the total lost (sent - written), the CPU per
+# packet sent and its ratio to tcpdump's on the same load.
 #
 # With PERF=1 (and perf installed) the replay runs under `perf record -e cpu-clock -a -g`
 # and two more columns come from its samples, which do not depend on where the kernel
 # charges softirq work: "krx us" is the kernel's receive path per packet
 # (`__netif_receive_skb_one_core` and below: IP, the ring's copy, the raw and UDP
 # sockets, ICMP answers), "rx us" the receiver's own samples (its pid) per packet.
+#
+# With TRICKLE=N each receiver prints text (`-tt -q`, line-buffered: spandump -U,
+# tcpdump -l) instead of writing a file, and gets N lone packets, one at a time, each
+# sent once the one before it was printed and after a random pause as long as the
+# block timeout (1 s for tcpdump, libpcap's timeout in tcpdump), so that it arrives at
+# any point of the kernel's retire timer. Per receiver: the latency of each packet from
+# its kernel timestamp (the -tt time) to the moment its line was read from the pipe
+# (min, median, mean, 90th percentile, max in ms), and how long the receiver took to
+# exit after SIGINT on the now idle capture.
 set -euo pipefail
 
 PACKETS=${1:-1000000}
@@ -45,6 +61,12 @@ else
     MODES=${MODES:-listen raw-socket ring ring-2 tcpdump}
 fi
 ROUNDS=${ROUNDS:-1}
+TRICKLE=${TRICKLE:-}
+# The ring option sets: one (the defaults) unless RING_ARGS lists some.
+IFS=';' read -ra RING_SETS <<<"${RING_ARGS:-}"
+[ ${#RING_SETS[@]} -gt 0 ] || RING_SETS=("")
+REPLAY_RATE=(--topspeed)
+[ -z "${PPS:-}" ] || REPLAY_RATE=(--pps "$PPS")
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "live.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -84,7 +106,8 @@ case $MIX in
     imix|small|large) "$GEN" --packets "$PACKETS" --mix "$MIX" --encap "$ENCAP" "$WORK/in.pcap" ;;
     *) echo "live.sh: MIX is imix, small or large" >&2; exit 2 ;;
 esac
-echo "== $PACKETS packets, mix $MIX, encapsulation $ENCAP, $(nproc) CPUs, kernel $(uname -r)"
+echo "== $PACKETS packets, mix $MIX, encapsulation $ENCAP, $(nproc) CPUs, kernel $(uname -r), replay ${REPLAY_RATE[*]}"
+[ -z "${RING_ARGS:-}" ] || echo "== ring option sets (ring modes): $(printf '[%s] ' "${RING_SETS[@]}")"
 
 # Busy CPU seconds of the whole machine so far (all CPUs, /proc/stat): the receiver's
 # share of the work includes softirq time the kernel charges to whatever task runs.
@@ -92,8 +115,11 @@ machine_busy() {
     awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
 }
 
-cpu_seconds() { # pid -> utime + stime in seconds
-    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
+# pid -> CPU seconds of all its threads, in nanoseconds (the scheduler's runtime, from
+# /proc/PID/task/*/schedstat: utime + stime in /proc/PID/stat count 10 ms ticks, as
+# much as 300 000 small packets cost).
+cpu_seconds() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.6f\n", s / 1e9 }'
 }
 
 # Waits until FILE contains PATTERN (the receiver's "listening on" line), 10 s at most.
@@ -142,21 +168,44 @@ perf_columns() {
         'BEGIN { printf "%.2f %.2f", k / 100 * t / hz * 1e6 / n, r / hz * 1e6 / n }'
 }
 
-printf '%-10s %10s %10s %8s %8s %7s %9s %11s %12s %10s %6s%s\n' receiver sent written lost drops icmp "cpu s" "cpu us/pkt" "machine cpu s" "pps sent" load \
-    "${PERF:+  krx us   rx us}"
-run_mode() {
-    local mode=$1 out=$WORK/$1.pcap err=$WORK/$1.err ready
-    local -a cmd
+# The receiver's label: the mode, and its ring option set in short (listen:b256,t10).
+label() {
+    local tag
+    tag=$(sed -e 's/--block-size /b/g; s/--block-timeout /t/g; s/-B /B/g' \
+        -e 's/^ *//; s/ *$//; s/  */,/g' <<<"$2")
+    echo "$1${tag:+:$tag}"
+}
+
+# mode, ring options, output file (or "" for text on stdout) -> the receiver's command
+# in CMD.
+receiver_command() {
+    local mode=$1 out=$3
+    local -a ring output
+    read -ra ring <<<"$2"
+    if [ -n "$out" ]; then
+        output=(-w "$out")
+    elif [ "$mode" = tcpdump ]; then
+        output=(-l -tt -q)
+    else
+        output=(-U -tt -q)
+    fi
     case $mode in
-        listen) cmd=("$SPANDUMP" --listen 198.51.100.1 ${SPANDUMP_ARGS:-} -w "$out"); ready="listening on" ;;
-        raw-socket) cmd=("$SPANDUMP" --listen 198.51.100.1 --raw-socket -w "$out"); ready="listening on" ;;
-        ring) cmd=("$SPANDUMP" -i rx0 -w "$out"); ready="listening on" ;;
-        ring-2) cmd=("$SPANDUMP" -i rx0 --threads 2 -w "$out"); ready="listening on" ;;
-        udp) cmd=("$SPANDUMP" --udp 198.51.100.1 ${SPANDUMP_ARGS:-} -w "$out"); ready="listening on" ;;
-        tcpdump) cmd=(tcpdump -i rx0 -Q in -n -w "$out" -Z root ip); ready="listening on" ;;
+        listen) CMD=("$SPANDUMP" --listen 198.51.100.1 ${SPANDUMP_ARGS:-} "${ring[@]}" "${output[@]}") ;;
+        raw-socket) CMD=("$SPANDUMP" --listen 198.51.100.1 --raw-socket "${output[@]}") ;;
+        ring) CMD=("$SPANDUMP" -i rx0 "${ring[@]}" "${output[@]}") ;;
+        ring-2) CMD=("$SPANDUMP" -i rx0 --threads 2 "${ring[@]}" "${output[@]}") ;;
+        udp) CMD=("$SPANDUMP" --udp 198.51.100.1 ${SPANDUMP_ARGS:-} "${output[@]}") ;;
+        tcpdump) CMD=(tcpdump -i rx0 -Q in -n "${output[@]}" -Z root ip) ;;
         *) echo "live.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
-    ip netns exec "$SINK" "${cmd[@]}" 2>"$err" &
+}
+
+run_mode() {
+    local mode=$1 name
+    name=$(label "$1" "$2")
+    local out=$WORK/$name.pcap err=$WORK/$name.err ready="listening on"
+    receiver_command "$mode" "$2" "$out"
+    ip netns exec "$SINK" "${CMD[@]}" 2>"$err" &
     local pid=$!
     wait_for "$err" "$ready"
     local replay busy0 busy load icmp0 cpu0
@@ -166,7 +215,7 @@ run_mode() {
     busy0=$(machine_busy)
     local -a perf=()
     [ -z "$PERF" ] || perf=(perf record -q -e cpu-clock -F "$PERF_HZ" -a -g -o "$WORK/$mode.perf" --)
-    replay=$("${perf[@]}" ip netns exec "$SENDER" tcpreplay -i tx0 --topspeed -K "$WORK/in.pcap" 2>&1)
+    replay=$("${perf[@]}" ip netns exec "$SENDER" tcpreplay -i tx0 "${REPLAY_RATE[@]}" -K "$WORK/in.pcap" 2>&1)
     local sent pps
     sent=$(awk '/Successful packets:/ {print $3}' <<<"$replay")
     pps=$(grep -o '[0-9.]* pps' <<<"$replay" | head -1 | cut -d' ' -f1)
@@ -183,33 +232,134 @@ run_mode() {
     else
         drops=$(awk '/dropped by kernel/ {d += $2} /frames dropped: the writer/ {d += $2} END {print d + 0}' "$err")
     fi
-    [ -z "${VERBOSE:-}" ] || sed "s/^/    $mode: /" "$err"
+    [ -z "${VERBOSE:-}" ] || sed "s/^/    $name: /" "$err"
     local icmp=$(($(unreachables) - icmp0)) extra="" krx=0 rx=0
     if [ -n "$PERF" ]; then
         read -r krx rx <<<"$(perf_columns "$WORK/$mode.perf" "$sent" "$pid")"
         extra=$(printf ' %7s %7s' "$krx" "$rx")
         rm -f "$WORK/$mode.perf"
     fi
-    printf '%-10s %10s %10s %8s %8s %7s %9.2f %11.2f %12.2f %10s %6s%s\n' "$mode" "$sent" "$written" \
+    printf '%-18s %10s %10s %8s %8s %7s %9.3f %11.3f %12.2f %10s %6s%s\n' "$name" "$sent" "$written" \
         "$((sent - written))" "${drops:-?}" "$icmp" "$cpu" \
         "$(awk -v c="$cpu" -v n="$sent" 'BEGIN {print c * 1e6 / n}')" "$busy" "$pps" "$load" "$extra"
-    echo "$mode $sent $written $cpu $krx $rx" >>"$SUMMARY"
+    rm -f "$out"
+    echo "$name $sent $written $cpu $krx $rx" >>"$SUMMARY"
 }
 
+# Waits until FILE has N lines, DEADLINE seconds at most; 1 if it never did.
+wait_lines() {
+    local deadline=$((SECONDS + $3))
+    until [ "$(wc -l <"$1")" -ge "$2" ]; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.005
+    done
+}
+
+# TRICKLE=N: N lone packets into one receiver; its latency per packet and stop time.
+run_trickle() {
+    local mode=$1 name
+    name=$(label "$1" "$2")
+    local err=$WORK/$name.err lat=$WORK/$name.lat timeout_ms
+    receiver_command "$mode" "$2" ""
+    if [ "$mode" = tcpdump ]; then
+        timeout_ms=1000
+    else
+        timeout_ms=$(sed -n 's/.*--block-timeout \([0-9]*\).*/\1/p' <<<"$2")
+        timeout_ms=${timeout_ms:-$(awk '/^pub const DEFAULT_BLOCK_TIMEOUT_MS/ { gsub(";", ""); print $NF }' src/capture/ring/geometry.rs)}
+    fi
+    : >"$lat"
+    # Each line read stamped with the time it was read: "arrival kernel-timestamp".
+    ip netns exec "$SINK" "${CMD[@]}" 2>"$err" > >(
+        while IFS= read -r line; do
+            case $line in [0-9]*) echo "$EPOCHREALTIME ${line%% *}" ;; esac
+        done >"$lat"
+    ) &
+    local pid=$!
+    wait_for "$err" "listening on"
+    local load i pause lost=0
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    for i in $(seq "$TRICKLE"); do
+        # A pause of 20 ms plus a random part as long as the timeout: any timer phase.
+        pause=$(awk -v r="$RANDOM" -v t="$timeout_ms" 'BEGIN { printf "%.3f", (20 + r / 32768 * t) / 1000 }')
+        sleep "$pause"
+        ip netns exec "$SENDER" tcpreplay -q -i tx0 "$WORK/one.pcap" >/dev/null 2>&1
+        wait_lines "$lat" "$i" $((timeout_ms / 1000 + 5)) || { lost=$((lost + 1)); wait_lines "$lat" "$i" 5 || true; }
+    done
+    local t0 t1
+    t0=$EPOCHREALTIME
+    kill -INT "$pid"
+    wait "$pid" || true
+    t1=$EPOCHREALTIME
+    [ -z "${VERBOSE:-}" ] || sed "s/^/    $name: /" "$err"
+    sort -n -k1 "$lat" | awk -v name="$name" -v n="$TRICKLE" -v lost="$lost" -v load="$load" \
+        -v stop="$(awk -v a="$t1" -v b="$t0" 'BEGIN { print (a - b) * 1000 }')" '
+        { d[NR] = ($1 - $2) * 1000; s += d[NR] }
+        END {
+            m = NR
+            # insertion sort: N is small
+            for (i = 2; i <= m; i++) { v = d[i]; for (j = i - 1; j >= 1 && d[j] > v; j--) d[j + 1] = d[j]; d[j + 1] = v }
+            if (m == 0) { printf "%-18s %6d %6d %9s %9s %9s %9s %9s %9.0f %6s\n", name, n, 0, "-", "-", "-", "-", "-", stop, load; exit }
+            med = (m % 2) ? d[(m + 1) / 2] : (d[m / 2] + d[m / 2 + 1]) / 2
+            p90 = d[int(0.9 * m + 0.999)]
+            printf "%-18s %6d %6d %9.2f %9.2f %9.2f %9.2f %9.2f %9.0f %6s\n", name, n, m, d[1], med, s / m, p90, d[m], stop, load
+            print name, d[1], med, s / m, p90, d[m], stop >> summary
+        }' summary="$SUMMARY"
+}
+
+# Every receiver to run in a round: "mode|ring options"; the ring modes once per set.
+RECEIVERS=()
+for mode in $MODES; do
+    case $mode in
+        listen|ring|ring-2) for set in "${RING_SETS[@]}"; do RECEIVERS+=("$mode|$set"); done ;;
+        *) RECEIVERS+=("$mode|") ;;
+    esac
+done
+ORDER=""
+for r in "${RECEIVERS[@]}"; do ORDER="$ORDER $(label "${r%%|*}" "${r#*|}")"; done
+
+if [ -n "$TRICKLE" ]; then
+    "$GEN" --packets 1 --mix "$MIX" --encap "$ENCAP" "$WORK/one.pcap" >/dev/null
+    echo "== trickle: $TRICKLE lone packets per receiver; latency from the kernel's timestamp to the line read, ms"
+    printf '%-18s %6s %6s %9s %9s %9s %9s %9s %9s %6s\n' receiver sent lines min median mean p90 max "stop ms" load
+    for _ in $(seq "$ROUNDS"); do
+        for r in "${RECEIVERS[@]}"; do
+            run_trickle "${r%%|*}" "${r#*|}"
+        done
+    done
+    [ "$ROUNDS" -gt 1 ] || exit 0
+    echo "== trickle summary ($ROUNDS rounds): mean of each column over the rounds"
+    awk -v order="$ORDER" '
+        { n[$1]++; for (i = 2; i <= 7; i++) v[$1, i] += $i }
+        END {
+            printf "%-18s %9s %9s %9s %9s %9s %9s\n", "receiver", "min", "median", "mean", "p90", "max", "stop ms"
+            split(order, modes, " ")
+            for (k = 1; modes[k] != ""; k++) {
+                m = modes[k]
+                if (!(m in n)) continue
+                printf "%-18s", m
+                for (i = 2; i <= 7; i++) printf " %9.2f", v[m, i] / n[m]
+                printf "\n"
+            }
+        }' "$SUMMARY"
+    exit 0
+fi
+
+printf '%-18s %10s %10s %8s %8s %7s %9s %11s %12s %10s %6s%s\n' receiver sent written lost drops icmp "cpu s" "cpu us/pkt" "machine cpu s" "pps sent" load \
+    "${PERF:+  krx us   rx us}"
 for _ in $(seq "$ROUNDS"); do
-    for mode in $MODES; do
-        run_mode "$mode"
+    for r in "${RECEIVERS[@]}"; do
+        run_mode "${r%%|*}" "${r#*|}"
     done
 done
 
-# Per mode: mean CPU, total lost, and the CPU ratio to tcpdump's mean (when it ran).
-echo "== summary ($ROUNDS round(s), $ENCAP $MIX): cpu = mean receiver CPU s, lost = sent - written over all rounds"
-awk -v order="$MODES" '
+# Per receiver: mean CPU, total lost, and the CPU ratio to tcpdump's mean (when it ran).
+echo "== summary ($ROUNDS round(s), $ENCAP $MIX, replay ${REPLAY_RATE[*]}): cpu = mean receiver CPU s, lost = sent - written over all rounds"
+awk -v order="$ORDER" '
     { n[$1]++; sent[$1] += $2; lost[$1] += $2 - $3; cpu[$1] += $4; krx[$1] += $5; rx[$1] += $6 }
     END {
-        t = ("tcpdump" in n) ? cpu["tcpdump"] / n["tcpdump"] : 0
+        t = ("tcpdump" in n) ? cpu["tcpdump"] / sent["tcpdump"] : 0
         tr = ("tcpdump" in n) ? rx["tcpdump"] / n["tcpdump"] : 0
-        printf "%-10s %9s %10s %9s %12s", "receiver", "cpu s", "lost", "lost %", "cpu/tcpdump"
+        printf "%-18s %9s %10s %9s %11s %12s", "receiver", "cpu s", "lost", "lost %", "cpu us/pkt", "cpu/tcpdump"
         if (perf) printf " %9s %9s %12s", "krx us", "rx us", "rx/tcpdump"
         printf "\n"
         split(order, modes, " ")
@@ -217,7 +367,8 @@ awk -v order="$MODES" '
             m = modes[i]
             if (!(m in n)) continue
             c = cpu[m] / n[m]
-            printf "%-10s %9.2f %10d %8.2f%% %12s", m, c, lost[m], 100 * lost[m] / sent[m], t ? sprintf("%.2f", c / t) : "-"
+            p = cpu[m] / sent[m]
+            printf "%-18s %9.2f %10d %8.2f%% %11.3f %12s", m, c, lost[m], 100 * lost[m] / sent[m], p * 1e6, t ? sprintf("%.2f", p / t) : "-"
             if (perf) printf " %9.2f %9.2f %12s", krx[m] / n[m], rx[m] / n[m], tr ? sprintf("%.2f", rx[m] / n[m] / tr) : "-"
             printf "\n"
         }

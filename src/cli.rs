@@ -89,6 +89,19 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
     pub buffer_kib: Option<u32>,
 
+    /// Ring block size in KiB, the unit the kernel hands over: a power of two, a
+    /// multiple of the page size, at most the ring (default 1024, or a quarter of a
+    /// smaller ring).
+    #[arg(long = "block-size", value_name = "KIB", conflicts_with_all = ["read", "raw_socket", "udp"],
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(ring::MAX_BLOCK_SIZE / 1024)))]
+    pub block_kib: Option<u32>,
+
+    /// Hand a ring block that is not full over after MS milliseconds (default 20): how
+    /// long a lone packet may wait in the kernel on a quiet mirror.
+    #[arg(long = "block-timeout", value_name = "MS", conflicts_with_all = ["read", "raw_socket", "udp"],
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(ring::MAX_BLOCK_TIMEOUT_MS)))]
+    pub block_timeout_ms: Option<u32>,
+
     /// Drop privileges to USER (uid, gid, groups) once the socket and output are open.
     #[arg(short = 'Z', value_name = "USER")]
     pub user: Option<String>,
@@ -429,8 +442,50 @@ pub struct RingInput {
     pub threads: u16,
     /// Bytes per ring.
     pub buffer: u64,
+    /// `--block-size` in bytes; `None`: derived from the buffer.
+    pub block_size: Option<u32>,
+    /// `--block-timeout`.
+    pub block_timeout_ms: u32,
     /// UDP mirror ports the rings also keep (and guard against ICMP answers).
     pub udp_ports: Vec<u16>,
+}
+
+impl RingInput {
+    /// What each ring on `interface` is opened with (before the fan-out group).
+    pub fn ring_options(&self, interface: &str) -> ring::RingOptions {
+        ring::RingOptions {
+            buffer_size: self.buffer,
+            block_size: self.block_size,
+            block_timeout_ms: self.block_timeout_ms,
+            destinations: self.listen.into_iter().collect(),
+            udp_ports: self.udp_ports.clone(),
+            ..ring::RingOptions::new(interface)
+        }
+    }
+}
+
+/// A ring geometry the kernel would refuse, as a usage error naming the option(s) the
+/// bad value came from (`--block-size 12: block size 12288 is not a power of two`).
+fn geometry_usage(args: &Args, problem: &ring::GeometryError) -> String {
+    use ring::GeometryError as E;
+    let buffer = || match args.buffer_kib {
+        Some(kib) => format!("-B {kib}"),
+        None => format!("-B {} (the default)", ring::DEFAULT_BUFFER_SIZE / 1024),
+    };
+    let block = || format!("--block-size {}", args.block_kib.unwrap_or_default());
+    let option = match problem {
+        E::BufferTooLarge { .. } | E::BufferTooSmall { .. } => buffer(),
+        E::BufferSmallerThanBlock { .. } => format!("{} with {}", block(), buffer()),
+        E::BlockNotPowerOfTwo { .. } | E::BlockNotPageMultiple { .. } | E::BlockTooLarge { .. } => {
+            block()
+        }
+        E::BlockTimeout { ms } => format!("--block-timeout {ms}"),
+        // The frame size has no option: its checks cannot fail from the command line.
+        E::FrameNotAligned { .. } | E::FrameTooSmall { .. } | E::FrameLargerThanBlock { .. } => {
+            "the ring".to_string()
+        }
+    };
+    format!("{option}: {problem}")
 }
 
 /// Everything the binary does, validated.
@@ -515,15 +570,25 @@ impl Args {
                     .map_or(DEFAULT_RECV_BUFFER, |k| k as usize * 1024),
             }),
             (_, listen, interface) if listen.is_some() || interface.is_some() => {
-                Input::Ring(RingInput {
+                let ring = RingInput {
                     interface: interface.clone(),
                     listen,
                     threads: self.threads,
                     buffer: self
                         .buffer_kib
                         .map_or(ring::DEFAULT_BUFFER_SIZE, |k| u64::from(k) * 1024),
+                    // At most MAX_BLOCK_SIZE / 1024 KiB (clap): fits in 32 bits.
+                    block_size: self.block_kib.map(|k| k * 1024),
+                    block_timeout_ms: self
+                        .block_timeout_ms
+                        .unwrap_or(ring::DEFAULT_BLOCK_TIMEOUT_MS),
                     udp_ports: self.cloud.ports().all(),
-                })
+                };
+                // Checked now, not when the first ring opens: a usage error (2).
+                if let Err(problem) = ring.ring_options("").geometry() {
+                    usage(ErrorKind::ValueValidation, geometry_usage(&self, &problem));
+                }
+                Input::Ring(ring)
             }
             // clap's group makes one of them present.
             (read, _, _) => Input::File(read.clone().unwrap_or_else(|| "-".into())),
@@ -662,6 +727,64 @@ mod tests {
     }
 
     #[test]
+    fn ring_options_reach_every_ring() {
+        let ring = |argv: &[&str]| match Args::parse_from(argv).into_invocation().input {
+            Input::Ring(ring) => ring,
+            other => panic!("{argv:?}: {other:?}"),
+        };
+        let r = ring(&["spandump", "-i", "eth1", "--threads", "2"]);
+        let o = r.ring_options("eth1");
+        assert_eq!(
+            (o.buffer_size, o.block_size, o.block_timeout_ms),
+            (
+                ring::DEFAULT_BUFFER_SIZE,
+                None,
+                ring::DEFAULT_BLOCK_TIMEOUT_MS
+            )
+        );
+        #[rustfmt::skip]
+        let r = ring(&[
+            "spandump", "--listen", "198.51.100.2", "-B", "8192", "--block-size", "256",
+            "--block-timeout", "5",
+        ]);
+        let o = r.ring_options("eth1");
+        assert_eq!(
+            (o.buffer_size, o.block_size, o.block_timeout_ms),
+            (8 << 20, Some(256 << 10), 5)
+        );
+        assert_eq!(o.destinations, ["198.51.100.2".parse::<IpAddr>().unwrap()]);
+        let g = o.geometry().unwrap();
+        assert_eq!((g.block_count, g.block_size), (32, 256 << 10));
+    }
+
+    #[test]
+    fn geometry_errors_name_the_option() {
+        let message = |argv: &[&str], o: ring::RingOptions| {
+            geometry_usage(&Args::parse_from(argv), &o.geometry().unwrap_err())
+        };
+        let with = |buffer_kib: u64, block_kib: u32| ring::RingOptions {
+            buffer_size: buffer_kib * 1024,
+            block_size: Some(block_kib * 1024),
+            ..ring::RingOptions::new("eth1")
+        };
+        assert_eq!(
+            message(
+                &["spandump", "-i", "eth1", "--block-size", "12"],
+                with(32768, 12)
+            ),
+            "--block-size 12: block size 12288 is not a power of two"
+        );
+        assert_eq!(
+            message(
+                &["spandump", "-i", "eth1", "-B", "64", "--block-size", "128"],
+                with(64, 128)
+            ),
+            "--block-size 128 with -B 64: ring buffer of 65536 bytes cannot hold one block \
+             of 131072 bytes"
+        );
+    }
+
+    #[test]
     fn output_format_from_name() {
         let args = Args::parse_from(["spandump", "-r", "x", "-w", "out.PCAPNG"]);
         assert_eq!(args.into_config().format, Format::PcapNg);
@@ -713,6 +836,25 @@ mod tests {
                 addr: "2001:db8:100::2".parse().unwrap(),
                 recv_buffer: 64 * 1024
             })
+        );
+        assert_eq!(
+            err(&["spandump", "-r", "x", "--block-size", "64"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            err(&[
+                "spandump",
+                "--listen",
+                "198.51.100.2",
+                "--raw-socket",
+                "--block-timeout",
+                "5"
+            ]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            err(&["spandump", "-i", "eth1", "--block-timeout", "0"]),
+            ErrorKind::ValueValidation
         );
         let inv = Args::parse_from(["spandump", "-r", "-", "-Z", "nobody"]).into_invocation();
         assert_eq!(

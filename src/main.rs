@@ -207,12 +207,13 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
             names.dedup();
             if !quiet {
                 eprintln!(
-                    "spandump: listening on {} (AF_PACKET ring{}: {} blocks of {} KiB, {} capture \
-                 thread{}, kernel filter: GRE{})",
+                    "spandump: listening on {} (AF_PACKET ring{}: {} blocks of {} KiB, block \
+                 timeout {} ms, {} capture thread{}, kernel filter: GRE{})",
                     names.join(", "),
                     if names.len() > 1 { "s" } else { "" },
                     geometry.block_count,
                     geometry.block_size / 1024,
+                    ring.block_timeout_ms,
                     rings.len(),
                     if rings.len() > 1 { "s" } else { "" },
                     ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
@@ -323,11 +324,8 @@ fn open_rings(
         let group = (std::process::id() as u16).wrapping_add(i as u16);
         for _ in 0..input.threads {
             let options = RingOptions {
-                buffer_size: input.buffer,
-                destinations: input.listen.into_iter().collect(),
                 fanout: (input.threads > 1).then_some(group),
-                udp_ports: input.udp_ports.clone(),
-                ..RingOptions::new(interface.clone())
+                ..input.ring_options(interface)
             };
             rings.push(RingSource::open(&options).map_err(|e| chain(&e))?);
         }
