@@ -13,6 +13,7 @@
 #       listen, listen:t1 after the options: -B -> B, --block-size -> b, --block-timeout -> t)
 #   PPS=20000 sudo bash benches/live.sh 100000 large    (replay at 20 000 packets/s, not top speed)
 #   TRICKLE=20 sudo bash benches/live.sh 1 large        (latency: 20 lone packets per receiver, below)
+#   PERF=1 PERF_KEEP=DIR sudo bash benches/live.sh ...  (keeps each run's perf.data as DIR/LABEL-ROUND.perf)
 #
 # Builds two namespaces joined by a veth pair (documentation addresses only), generates
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
@@ -214,7 +215,7 @@ run_mode() {
     icmp0=$(unreachables)
     busy0=$(machine_busy)
     local -a perf=()
-    [ -z "$PERF" ] || perf=(perf record -q -e cpu-clock -F "$PERF_HZ" -a -g -o "$WORK/$mode.perf" --)
+    [ -z "$PERF" ] || perf=(perf record -q -e cpu-clock -F "$PERF_HZ" -a -g -o "$WORK/$name.perf" --)
     replay=$("${perf[@]}" ip netns exec "$SENDER" tcpreplay -i tx0 "${REPLAY_RATE[@]}" -K "$WORK/in.pcap" 2>&1)
     local sent pps
     sent=$(awk '/Successful packets:/ {print $3}' <<<"$replay")
@@ -235,9 +236,14 @@ run_mode() {
     [ -z "${VERBOSE:-}" ] || sed "s/^/    $name: /" "$err"
     local icmp=$(($(unreachables) - icmp0)) extra="" krx=0 rx=0
     if [ -n "$PERF" ]; then
-        read -r krx rx <<<"$(perf_columns "$WORK/$mode.perf" "$sent" "$pid")"
+        read -r krx rx <<<"$(perf_columns "$WORK/$name.perf" "$sent" "$pid")"
         extra=$(printf ' %7s %7s' "$krx" "$rx")
-        rm -f "$WORK/$mode.perf"
+        if [ -n "${PERF_KEEP:-}" ]; then
+            mv "$WORK/$name.perf" "$PERF_KEEP/$name-$ROUND.perf"
+            echo "$pid" >"$PERF_KEEP/$name-$ROUND.pid"
+        else
+            rm -f "$WORK/$name.perf"
+        fi
     fi
     printf '%-18s %10s %10s %8s %8s %7s %9.3f %11.3f %12.2f %10s %6s%s\n' "$name" "$sent" "$written" \
         "$((sent - written))" "${drops:-?}" "$icmp" "$cpu" \
@@ -346,7 +352,7 @@ fi
 
 printf '%-18s %10s %10s %8s %8s %7s %9s %11s %12s %10s %6s%s\n' receiver sent written lost drops icmp "cpu s" "cpu us/pkt" "machine cpu s" "pps sent" load \
     "${PERF:+  krx us   rx us}"
-for _ in $(seq "$ROUNDS"); do
+for ROUND in $(seq "$ROUNDS"); do
     for r in "${RECEIVERS[@]}"; do
         run_mode "${r%%|*}" "${r#*|}"
     done
