@@ -440,6 +440,13 @@ pub fn drop_privileges(user: &str) -> Result<(), DropPrivilegesError> {
 const BLOCK_STATUS_OFFSET: usize = 8;
 const _: () = assert!(mem::offset_of!(libc::tpacket_block_desc, hdr) == BLOCK_STATUS_OFFSET);
 const _: () = assert!(mem::offset_of!(libc::tpacket_hdr_v1, block_status) == 0);
+/// Where `num_pkts` sits: right after `block_status`.
+const BLOCK_NUM_PKTS_OFFSET: usize = 12;
+const _: () = assert!(
+    mem::offset_of!(libc::tpacket_block_desc, hdr)
+        + mem::offset_of!(libc::tpacket_hdr_v1, num_pkts)
+        == BLOCK_NUM_PKTS_OFFSET
+);
 
 /// Sets an option whose value is a C struct.
 ///
@@ -721,15 +728,22 @@ unsafe impl Sync for RingMap {}
 impl RingMap {
     /// The status word of block `i` (< block count).
     fn status(&self, i: usize) -> &AtomicU32 {
-        // SAFETY: block `i` lies inside the mapping (i < block count, checked by the
-        // callers), its start is page aligned, so the word at offset 8 is 4-byte
-        // aligned, and it lives as long as `self`. The kernel writes it too, but only
-        // as the block protocol allows: it is the ring's synchronisation word.
+        self.word(i, BLOCK_STATUS_OFFSET)
+    }
+
+    /// The 4-byte word at `offset` (< 16, a multiple of 4) of block `i`'s descriptor.
+    fn word(&self, i: usize, offset: usize) -> &AtomicU32 {
+        assert!(i < self.lent.len() && offset < 16 && offset.is_multiple_of(4));
+        // SAFETY: block `i` lies inside the mapping (i < block count, asserted), its
+        // start is page aligned, so a word at a multiple of 4 below 16 is 4-byte
+        // aligned and inside the block's descriptor, and it lives as long as `self`.
+        // The kernel writes these words too, but only whole and aligned: read as
+        // atomics, they are never torn.
         unsafe {
             AtomicU32::from_ptr(
                 self.ptr
                     .as_ptr()
-                    .add(i * self.block_size + BLOCK_STATUS_OFFSET)
+                    .add(i * self.block_size + offset)
                     .cast::<u32>(),
             )
         }
@@ -794,6 +808,25 @@ impl RxRing {
 
     pub fn block_count(&self) -> usize {
         self.block_nr
+    }
+
+    /// How many packets the kernel has put in block `i` so far while it still owns it
+    /// (`num_pkts` of the block it fills, or a count left from the block's last use
+    /// when the kernel has not opened it again); `None` when the block is user space's
+    /// or out of range. A hint read while the kernel may write it: it only ever grows
+    /// while the kernel fills the block, and the kernel hands over only blocks that
+    /// hold packets, so 0 means the block holds nothing for user space yet.
+    pub fn packets_filling(&self, i: usize) -> Option<u32> {
+        if i >= self.block_nr
+            || self.map.status(i).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
+        {
+            return None;
+        }
+        Some(
+            self.map
+                .word(i, BLOCK_NUM_PKTS_OFFSET)
+                .load(Ordering::Relaxed),
+        )
     }
 
     /// Block `i` if the kernel has retired it to user space and no other guard holds

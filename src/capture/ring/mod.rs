@@ -48,6 +48,11 @@ const POLL_MS: u64 = 100;
 /// the kernel to hand over the block it was filling.
 const DRAIN_SLACK: Duration = Duration::from_millis(50);
 
+/// How long after a stop request the drain trusts the kernel's count of the packets in
+/// the block it fills: a packet received just before the stop may still be on its way
+/// into the ring (stamped, not yet counted in the block) for a few microseconds.
+const DRAIN_SETTLE: Duration = Duration::from_millis(5);
+
 /// ARPHRD_RAWIP (`linux/if_arp.h`), which libc does not export.
 const ARPHRD_RAWIP: u16 = 519;
 
@@ -230,6 +235,8 @@ struct Current {
 #[derive(Clone, Copy)]
 struct Drain {
     at: Timestamp,
+    /// From then on, an empty block being filled ends the drain at once.
+    settled: Instant,
     deadline: Instant,
 }
 
@@ -511,11 +518,20 @@ impl RingSource {
         // The kernel still fills the next block.
         let wait_ms = match self.drain {
             Some(drain) => {
-                let left = drain.deadline.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                let left = drain.deadline.saturating_duration_since(now);
                 if left.is_zero() {
                     return Ok(Step::End);
                 }
-                left.as_millis().min(u128::from(POLL_MS)) as i32 + 1
+                // The kernel hands over only blocks that hold packets: when the one it
+                // fills holds none, nothing received before the stop is left to wait
+                // for (a stop on a quiet mirror ends at once, not after the timeout).
+                let settle = drain.settled.saturating_duration_since(now);
+                if settle.is_zero() && self.ring.packets_filling(self.next_block) == Some(0) {
+                    return Ok(Step::End);
+                }
+                let wait = if settle.is_zero() { left } else { settle };
+                wait.as_millis().min(u128::from(POLL_MS)) as i32 + 1
             }
             None if !self.idle_reported => {
                 self.idle_reported = true;
@@ -574,13 +590,16 @@ impl Source for RingSource {
     /// The next frame from the ring. Waits in short polls until the kernel hands over
     /// a block, reporting [`Received::Idle`] once each time the ring runs dry. Once
     /// `stop` is set, returns the frames the kernel received before that moment,
-    /// waiting up to twice the block timeout for the block it was filling, then `None`.
+    /// waiting up to twice the block timeout for the block it was filling (not at all
+    /// when that block holds no packet), then `None`.
     fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, RingError> {
         if self.drain.is_none() && stop.load(Ordering::Relaxed) {
             // The kernel stamps frames with CLOCK_REALTIME too.
+            let now = Instant::now();
             self.drain = Some(Drain {
                 at: Timestamp::now(),
-                deadline: Instant::now() + 2 * self.block_timeout + DRAIN_SLACK,
+                settled: now + DRAIN_SETTLE,
+                deadline: now + 2 * self.block_timeout + DRAIN_SLACK,
             });
         }
         let packet = loop {
