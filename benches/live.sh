@@ -7,6 +7,7 @@
 #   ENCAP=vxlan sudo bash benches/live.sh 200000 large   (VXLAN mirrors: modes listen ring udp tcpdump)
 #   ROUNDS=3 sudo bash benches/live.sh 300000 large     (each mode 3 times, interleaved)
 #   PERF=1 sudo bash benches/live.sh 300000 large       (also kernel receive path per packet, from perf)
+#   PERF=1 PERF_KEEP=DIR sudo bash benches/live.sh ...  (keeps each run's perf.data as DIR/MODE-N.perf)
 #
 # Builds two namespaces joined by a veth pair (documentation addresses only), generates
 # a mixed GRE / ERSPAN II / ERSPAN III / L3 GRE underlay capture, and for each receiver
@@ -188,7 +189,12 @@ run_mode() {
     if [ -n "$PERF" ]; then
         read -r krx rx <<<"$(perf_columns "$WORK/$mode.perf" "$sent" "$pid")"
         extra=$(printf ' %7s %7s' "$krx" "$rx")
-        rm -f "$WORK/$mode.perf"
+        if [ -n "${PERF_KEEP:-}" ]; then
+            mv "$WORK/$mode.perf" "$PERF_KEEP/$mode-$ROUND.perf"
+            echo "$pid" >"$PERF_KEEP/$mode-$ROUND.pid"
+        else
+            rm -f "$WORK/$mode.perf"
+        fi
     fi
     printf '%-10s %10s %10s %8s %8s %7s %9.2f %11.2f %12.2f %10s %6s%s\n' "$mode" "$sent" "$written" \
         "$((sent - written))" "${drops:-?}" "$icmp" "$cpu" \
@@ -196,7 +202,7 @@ run_mode() {
     echo "$mode $sent $written $cpu $krx $rx" >>"$SUMMARY"
 }
 
-for _ in $(seq "$ROUNDS"); do
+for ROUND in $(seq "$ROUNDS"); do
     for mode in $MODES; do
         run_mode "$mode"
     done
