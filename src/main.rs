@@ -218,7 +218,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
                     ring.listen.map_or_else(String::new, |a| format!(" to {a}")),
                 );
             }
-            let (stats, sessions, result) = capture(config, rings, writer, &stop, &board);
+            let (stats, sessions, result) = capture_rings(config, rings, writer, &stop, &board);
             let report = finish_report(config, reporter, &stats, &sessions);
             (stats, sessions, result.map_err(|e| chain(&e)).and(report))
         }
@@ -281,6 +281,26 @@ where
     let result = pipeline.run(&mut sources[0], stop);
     let (mut stats, sessions, _) = pipeline.into_parts();
     stats.gro_merged = sources[0].gro_merged();
+    (stats, sessions.as_slice().to_vec(), result)
+}
+
+/// [`capture`] for rings: one is read a block at a time, so that the kept frames of a
+/// block are written straight from ring memory (`Decoder::run_ring`).
+fn capture_rings(
+    config: &Config,
+    mut rings: Vec<RingSource>,
+    writer: DirectWriter<'_>,
+    stop: &AtomicBool,
+    board: &Arc<Board>,
+) -> (Stats, Vec<Session>, Result<(), RunError>) {
+    if rings.len() != 1 {
+        return capture(config, rings, writer, stop, board);
+    }
+    let mut pipeline = Decoder::with_emit(config, writer);
+    pipeline.set_publisher(board.publisher());
+    let result = pipeline.run_ring(&mut rings[0], stop);
+    let (mut stats, sessions, _) = pipeline.into_parts();
+    stats.gro_merged = rings[0].gro_merged();
     (stats, sessions.as_slice().to_vec(), result)
 }
 

@@ -7,7 +7,9 @@
 //! the writers, `-c`, `-U`, the stop flag and the counters.
 
 use crate::bpf::Expression;
-use crate::capture::{CaptureError, OuterFrame, Received, RingError, SocketError, Source};
+use crate::capture::{
+    CaptureError, Lent, OuterFrame, Received, RingError, RingSource, SocketError, Source,
+};
 use crate::filter::Filter;
 use crate::reassembly::{self, Outcome, Reassembler};
 use crate::report::Publisher;
@@ -143,6 +145,18 @@ pub trait Emit {
     ) -> Result<(), RunError>;
     /// The source ran dry for now: push out what is buffered.
     fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError>;
+    /// The frames up to the next [`Emit::block_end`] are read from `block`, which
+    /// stays unchanged and in place until then: the emitter may refer to the bytes of
+    /// those frames that lie inside it instead of copying them.
+    fn block_start(&mut self, _block: &[u8], _stats: &mut Stats) -> Result<(), RunError> {
+        Ok(())
+    }
+    /// The end of the frames read from `block` (the same bytes as at
+    /// [`Emit::block_start`]): whatever refers to them must be written now, as the
+    /// block goes back to the kernel afterwards. Called even when a frame failed.
+    fn block_end(&mut self, _block: &[u8], _stats: &mut Stats) -> Result<(), RunError> {
+        Ok(())
+    }
     /// No more frames are wanted (`-c` reached, or the reader went away).
     fn done(&self) -> bool;
     /// The end of the run: an empty capture file if nothing came, the sessions'
@@ -247,6 +261,51 @@ impl<'c, E: Emit> Decoder<'c, E> {
         self.stats.kernel_drops = source.kernel_drops();
         let finish = self.finish(source.precision());
         result.and(finish)
+    }
+
+    /// [`Decoder::run`] for a ring read a block at a time: the emitter sees each
+    /// block's bytes before its frames and after them, before the block goes back to
+    /// the kernel ([`Emit::block_start`], [`Emit::block_end`]), so it can write the
+    /// kept frames straight from ring memory.
+    pub fn run_ring(&mut self, source: &mut RingSource, stop: &AtomicBool) -> Result<(), RunError> {
+        let precision = source.precision();
+        let mut result = self.emit.start(precision);
+        if result.is_ok() {
+            result = self.read_blocks(source, stop);
+        }
+        self.stats.kernel_drops = source.kernel_drops();
+        let finish = self.finish(precision);
+        result.and(finish)
+    }
+
+    fn read_blocks(&mut self, source: &mut RingSource, stop: &AtomicBool) -> Result<(), RunError> {
+        let precision = source.precision();
+        while !self.emit.done() {
+            match source.next_block(stop)? {
+                Lent::Block(mut frames) => {
+                    let block = frames.bytes();
+                    let mut result = self.emit.block_start(block, &mut self.stats);
+                    while result.is_ok() && !self.emit.done() {
+                        let Some(frame) = frames.next_frame() else {
+                            break;
+                        };
+                        result = self.process(frame, precision);
+                    }
+                    let written = self.emit.block_end(block, &mut self.stats);
+                    result.and(written)?;
+                }
+                Lent::Idle => {
+                    self.emit.idle(&mut self.stats)?;
+                    self.stats.kernel_drops = source.kernel_drops();
+                }
+                Lent::End => break,
+            }
+            if self.publisher.as_ref().is_some_and(Publisher::wanted) {
+                self.stats.kernel_drops = source.kernel_drops();
+                self.publish();
+            }
+        }
+        Ok(())
     }
 
     fn read_all<S>(&mut self, source: &mut S, stop: &AtomicBool) -> Result<(), RunError>

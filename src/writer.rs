@@ -12,14 +12,24 @@
 //! before the `-z` command runs on it; the new one starts with its own header, so
 //! every file is a complete capture and no frame is split or lost at a rotation.
 //!
+//! Live capture from a ring ([`crate::pipeline::Decoder::run_ring`]) writing pcap takes
+//! a shorter way: between [`Emit::block_start`] and [`Emit::block_end`] the records of
+//! one block are collected in a [`Batch`] (headers copied, frames as slices of the
+//! block) and written with vectored writes before the block goes back to the kernel,
+//! so a frame is copied once, from ring memory into the file. The ledger notes where
+//! each of them ends as if they were buffered, so a failed write is accounted for in
+//! the same way. `-U`, `-C` / `-G`, pcapng and text keep the output buffer.
+//!
 //! It must never count a frame as written that did not reach the output, write
-//! after an output error, or decide what is kept: that is the decoder's business.
+//! after an output error, keep a batch open past its block's end, or decide what is
+//! kept: that is the decoder's business.
 
 use crate::TsPrecision;
 use crate::bpf::Expression;
 use crate::pipeline::{Config, Emit, RunError};
 use crate::rotate::{Decision, Rotator};
 use crate::sessions::Session;
+use crate::sink::vectored::Batch;
 use crate::sink::{self, Format, Ledger, Output, Record, Writer};
 use crate::stats::Stats;
 use std::fs::File;
@@ -47,6 +57,8 @@ pub struct DirectWriter<'c> {
     name: String,
     /// The timestamp precision the writer was started with (for the next files).
     precision: TsPrecision,
+    /// The records of the ring block being read, when they are written from it.
+    batch: Batch,
 }
 
 impl<'c> DirectWriter<'c> {
@@ -61,6 +73,7 @@ impl<'c> DirectWriter<'c> {
             rotator: None,
             name: config.destination.name(),
             precision: TsPrecision::Micro,
+            batch: Batch::default(),
         }
     }
 
@@ -109,6 +122,16 @@ impl<'c> DirectWriter<'c> {
         self.steady = false;
     }
 
+    /// Whether nothing but writing happens per frame, so that [`Emit::frame`] can take
+    /// its short path.
+    fn is_steady(&self) -> bool {
+        self.writer.is_some()
+            && !self.done
+            && self.rotator.is_none()
+            && self.config.count.is_none()
+            && !self.config.packet_buffered
+    }
+
     /// Whether a frame given now would be written (the output is not done, and this
     /// run writes frames at all).
     pub fn wants_frames(&self) -> bool {
@@ -121,6 +144,7 @@ impl<'c> DirectWriter<'c> {
     /// complete record, and ends the run with a message naming the output.
     fn failed(&mut self, error: io::Error, stats: &mut Stats) -> Result<(), RunError> {
         self.stop();
+        self.batch.close();
         if error.kind() == io::ErrorKind::BrokenPipe {
             return Ok(());
         }
@@ -223,6 +247,9 @@ impl<'c> DirectWriter<'c> {
             // Counted in the session table; no frame is written (or no more are wanted).
             return Ok(());
         }
+        if self.batch.is_open() {
+            return self.frame_vectored(record, stats);
+        }
         if self.writer.is_none() {
             self.start_writer(precision, stats)?;
         }
@@ -248,11 +275,34 @@ impl<'c> DirectWriter<'c> {
         if self.config.count.is_some_and(|c| stats.frames_written >= c) {
             self.stop();
         }
-        self.steady = self.writer.is_some()
-            && !self.done
-            && self.rotator.is_none()
-            && self.config.count.is_none()
-            && !self.config.packet_buffered;
+        self.steady = self.is_steady();
+        Ok(())
+    }
+
+    /// [`Emit::frame`] while a batch is open: the record header (and a synthesized link
+    /// header) is staged, the frame's bytes are taken from the block when they are in
+    /// it; the ledger notes the record's end past what the output buffer holds.
+    fn frame_vectored(&mut self, record: &Record<'_>, stats: &mut Stats) -> Result<(), RunError> {
+        let Some(Writer::Pcap(writer)) = &self.writer else {
+            return Ok(());
+        };
+        let caplen = record.head.len() + record.data.len();
+        let header = match writer.record_header(record.ts, record.orig_len, caplen) {
+            Ok(header) => header,
+            Err(e) => return self.write_failed(e, stats),
+        };
+        self.batch.stage(&header);
+        if !record.head.is_empty() {
+            self.batch.stage(record.head);
+        }
+        self.batch.frame(record.data);
+        let out = writer.get_ref();
+        let end = sink::output::position(out) + self.batch.len() as u64;
+        self.ledger.record_at(out.get_ref().accepted(), end, true);
+        stats.frames_written += 1;
+        if self.config.count.is_some_and(|c| stats.frames_written >= c) {
+            self.stop();
+        }
         Ok(())
     }
 
@@ -300,6 +350,44 @@ impl Emit for DirectWriter<'_> {
 
     fn idle(&mut self, stats: &mut Stats) -> Result<(), RunError> {
         self.flush(stats)
+    }
+
+    /// Opens a batch on `block` when its records can be written from it: pcap, no
+    /// rotation, no `-U`; the output buffer is pushed out first, to keep the order.
+    fn block_start(&mut self, block: &[u8], stats: &mut Stats) -> Result<(), RunError> {
+        let vectored = matches!(self.writer, Some(Writer::Pcap(_)))
+            && self.wants_frames()
+            && self.rotator.is_none()
+            && !self.config.packet_buffered;
+        if !vectored {
+            return Ok(());
+        }
+        if let Some(writer) = &mut self.writer
+            && !writer.output().buffer().is_empty()
+            && let Err(e) = writer.flush()
+        {
+            return self.failed(e, stats);
+        }
+        self.batch.open(block);
+        self.steady = false;
+        Ok(())
+    }
+
+    /// Writes the batch, from `block`, before the block goes back to the kernel.
+    fn block_end(&mut self, block: &[u8], stats: &mut Stats) -> Result<(), RunError> {
+        if !self.batch.is_open() {
+            return Ok(());
+        }
+        let written = match &mut self.writer {
+            Some(writer) => self.batch.write_to(writer.output_mut().get_mut(), block),
+            None => Ok(()),
+        };
+        self.batch.close();
+        self.steady = self.is_steady();
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) => self.failed(e, stats),
+        }
     }
 
     fn done(&self) -> bool {

@@ -141,7 +141,7 @@ pub(crate) fn receive_time(meta: &sys::DatagramInfo) -> Timestamp {
 
 pub use file::{CaptureError, FileSource};
 pub use raw_socket::{ListenOptions, RawGreSocket, SocketError};
-pub use ring::{RingError, RingOptions, RingSource};
+pub use ring::{BlockFrames, Lent, RingError, RingOptions, RingSource};
 
 /// Watches that the `--listen` address is still local: a mirror sent to an address the
 /// host gave up can no longer arrive, and a capture must not idle on silently.

@@ -8,6 +8,7 @@ pub mod pcap;
 pub mod pcapng;
 pub mod text;
 pub mod tunnel;
+pub mod vectored;
 
 use crate::sessions::{Session, SessionKey};
 use crate::wire::decap::{Decapsulated, Encap, Note};
@@ -313,6 +314,15 @@ impl Writer {
         match self {
             Writer::Pcap(w) => w.get_ref(),
             Writer::PcapNg(w) => w.writer.get_ref(),
+            Writer::Text { out, .. } => out,
+        }
+    }
+
+    /// The byte stream under the writer, to write past the writer ([`vectored`]).
+    pub fn output_mut(&mut self) -> &mut Output {
+        match self {
+            Writer::Pcap(w) => w.get_mut(),
+            Writer::PcapNg(w) => w.writer.get_mut(),
             Writer::Text { out, .. } => out,
         }
     }

@@ -80,6 +80,16 @@ impl Write for Target {
         Ok(n)
     }
 
+    /// A vectored write ([`super::vectored`]) goes to the file as one `writev`.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = match &mut self.inner {
+            Inner::File(f) => f.write_vectored(bufs)?,
+            Inner::Stream(w) => w.write_vectored(bufs)?,
+        };
+        self.accepted += n as u64;
+        Ok(n)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::File(f) => f.flush(),
@@ -124,11 +134,18 @@ impl Ledger {
     /// ends at the current position of `out`, and forgets the records that reached it.
     #[inline]
     pub fn record(&mut self, out: &Output, frame: bool) {
-        let accepted = out.get_ref().accepted();
+        self.record_at(out.get_ref().accepted(), position(out), frame);
+    }
+
+    /// Notes that a record ends at stream offset `end`, when the operating system has
+    /// accepted `accepted` bytes: for records that wait outside the output buffer (a
+    /// [`super::vectored::Batch`]), whose end is past the buffer's position.
+    #[inline]
+    pub fn record_at(&mut self, accepted: u64, end: u64, frame: bool) {
         if accepted != self.settled {
             self.settle(accepted);
         }
-        self.pending.push(position(out) << 1 | u64::from(frame));
+        self.pending.push(end << 1 | u64::from(frame));
     }
 
     #[cold]

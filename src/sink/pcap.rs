@@ -119,6 +119,28 @@ impl<W: Write> PcapWriter<W> {
         self.out.write_all(data)
     }
 
+    /// The record header [`write_frame`](Self::write_frame) would write before `caplen`
+    /// bytes of a frame, for a caller that writes the frame's bytes itself
+    /// ([`super::vectored`]). A frame longer than the snap length is refused with
+    /// [`io::ErrorKind::InvalidInput`].
+    #[inline]
+    pub fn record_header(
+        &self,
+        ts: Timestamp,
+        orig_len: u32,
+        caplen: usize,
+    ) -> io::Result<[u8; RECORD_HEADER_LEN]> {
+        let incl_len = match u32::try_from(caplen) {
+            Ok(len) if len <= self.snaplen => len,
+            _ => return Err(frame_too_long(caplen, self.snaplen)),
+        };
+        let (secs, frac) = record_time(ts, self.precision);
+        let mut header = [0u8; RECORD_HEADER_LEN];
+        header[..8].copy_from_slice(&pack_u32_pair(secs, frac));
+        header[8..].copy_from_slice(&pack_u32_pair(incl_len, orig_len.max(incl_len)));
+        Ok(header)
+    }
+
     /// Flushes the underlying writer.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -127,6 +149,12 @@ impl<W: Write> PcapWriter<W> {
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.out
+    }
+
+    /// The underlying writer, to write past this one (bytes written there must be whole
+    /// records).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Gives back the underlying writer, without flushing it.

@@ -292,6 +292,11 @@ impl<W: Write> PcapNgWriter<W> {
         &self.out
     }
 
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Gives back the underlying writer, without flushing it.
     pub fn into_inner(self) -> W {
         self.out

@@ -134,6 +134,11 @@ impl BlockCursor {
         })
     }
 
+    /// Whether every packet of the block was read (or the rest skipped as corrupt).
+    pub fn is_done(&self) -> bool {
+        self.remaining == 0
+    }
+
     /// The next packet of `block` (the bytes [`BlockCursor::new`] read), or `None`
     /// after the last one.
     pub fn next_packet(&mut self, block: &[u8]) -> Result<Option<PacketHeader>, BlockError> {

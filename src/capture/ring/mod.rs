@@ -241,6 +241,83 @@ enum Step {
     Again,
 }
 
+/// What [`RingSource::next_block`] lends next.
+pub enum Lent<'a> {
+    /// The frames of one block.
+    Block(BlockFrames<'a>),
+    /// The ring ran dry for now: a good moment to flush what is buffered.
+    Idle,
+    /// The drain after the stop request is over.
+    End,
+}
+
+/// The frames of one block of the ring, each borrowing the whole block for `'a`.
+pub struct BlockFrames<'a> {
+    bytes: &'a [u8],
+    cursor: &'a mut BlockCursor,
+    counters: &'a mut RingCounters,
+    last_corruption: &'a mut Option<BlockError>,
+    gro: &'a mut GroDetector,
+    /// When the stop was requested: later frames are not lent.
+    drain: Option<Timestamp>,
+    drained: &'a mut bool,
+    link: LinkType,
+}
+
+impl<'a> BlockFrames<'a> {
+    /// The whole block, from its descriptor on: every frame lent lies inside it.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The block's next frame, or `None` after its last one (or a corrupt header,
+    /// counted, or the first frame received after the stop request).
+    pub fn next_frame(&mut self) -> Option<OuterFrame<'a>> {
+        loop {
+            let packet = match self.cursor.next_packet(self.bytes) {
+                Ok(Some(p)) => p,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.counters.corrupt_blocks += 1;
+                    *self.last_corruption = Some(e);
+                    return None;
+                }
+            };
+            if !admit(&packet, self.counters, self.gro) {
+                continue;
+            }
+            if self
+                .drain
+                .is_some_and(|at| packet.ts.as_nanos() > at.as_nanos())
+            {
+                *self.drained = true;
+                return None;
+            }
+            let data = self.bytes.get(packet.data).unwrap_or_default();
+            return Some(OuterFrame {
+                ts: packet.ts,
+                link: self.link,
+                data,
+                orig_len: packet.len.max(data.len() as u32),
+            });
+        }
+    }
+}
+
+/// Counts a packet of a block; whether it is lent (frames this host sent are not).
+fn admit(p: &PacketHeader, counters: &mut RingCounters, gro: &mut GroDetector) -> bool {
+    if p.pkttype == libc::PACKET_OUTGOING {
+        counters.outgoing_ignored += 1;
+        return false;
+    }
+    counters.frames += 1;
+    gro.observe(p);
+    if p.status & libc::TP_STATUS_VLAN_VALID != 0 {
+        counters.vlan_offloaded += 1;
+    }
+    true
+}
+
 /// An AF_PACKET socket bound to one interface, with its TPACKET_V3 ring.
 pub struct RingSource {
     socket: Socket,
@@ -256,6 +333,9 @@ pub struct RingSource {
     /// Whether an idle event was already given since the last data.
     idle_reported: bool,
     drain: Option<Drain>,
+    /// A block lent whole met a frame received after the stop request: the drain is
+    /// over.
+    drained: bool,
     counters: RingCounters,
     last_corruption: Option<BlockError>,
     /// The kernel's counters, accumulated (reading them resets them in the kernel).
@@ -399,6 +479,7 @@ impl RingSource {
             current: None,
             idle_reported: true,
             drain: None,
+            drained: false,
             counters: RingCounters::default(),
             last_corruption: None,
             kernel: Cell::new((0, 0, 0)),
@@ -469,17 +550,12 @@ impl RingSource {
     fn step(&mut self) -> Result<Step, RingError> {
         if let Some(current) = &mut self.current {
             match current.cursor.next_packet(current.block.bytes()) {
-                Ok(Some(p)) if p.pkttype == libc::PACKET_OUTGOING => {
-                    self.counters.outgoing_ignored += 1;
-                    return Ok(Step::Again);
-                }
                 Ok(Some(p)) => {
-                    self.counters.frames += 1;
-                    self.gro.observe(&p);
-                    if p.status & libc::TP_STATUS_VLAN_VALID != 0 {
-                        self.counters.vlan_offloaded += 1;
-                    }
-                    return Ok(Step::Packet(p));
+                    return Ok(if admit(&p, &mut self.counters, &mut self.gro) {
+                        Step::Packet(p)
+                    } else {
+                        Step::Again
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -489,6 +565,12 @@ impl RingSource {
             }
             self.finish_block();
         }
+        self.between_blocks()
+    }
+
+    /// No block is being read: takes the next one the kernel handed over, or waits
+    /// for it (a short poll), or says the ring ran dry or the drain is over.
+    fn between_blocks(&mut self) -> Result<Step, RingError> {
         // Between blocks, busy or idle: mirror packets to an address given up would
         // still arrive here.
         self.check_address()?;
@@ -542,6 +624,56 @@ impl RingSource {
         }
     }
 
+    /// Starts the drain once `stop` is set.
+    fn note_stop(&mut self, stop: &AtomicBool) {
+        if self.drain.is_none() && stop.load(Ordering::Relaxed) {
+            // The kernel stamps frames with CLOCK_REALTIME too.
+            self.drain = Some(Drain {
+                at: Timestamp::now(),
+                deadline: Instant::now() + 2 * self.block_timeout + DRAIN_SLACK,
+            });
+        }
+    }
+
+    /// The next block's frames, lent together: each frame borrows the block for as
+    /// long as the returned [`BlockFrames`] lives, so a consumer can keep slices of
+    /// several frames (a vectored write of them) until it drops it; the block goes
+    /// back to the kernel on a later call, once every frame of it was taken, or when
+    /// the source is dropped. Waits as [`Source::next_packet`] does, reporting
+    /// [`Lent::Idle`] once each time the ring runs dry, and [`Lent::End`] after `stop`
+    /// once the frames received before it were lent.
+    pub fn next_block(&mut self, stop: &AtomicBool) -> Result<Lent<'_>, RingError> {
+        self.note_stop(stop);
+        if self.drained {
+            return Ok(Lent::End);
+        }
+        loop {
+            match &self.current {
+                Some(current) if !current.cursor.is_done() => break,
+                Some(_) => self.finish_block(),
+                None => {}
+            }
+            match self.between_blocks()? {
+                Step::Idle => return Ok(Lent::Idle),
+                Step::End => return Ok(Lent::End),
+                Step::Again | Step::Packet(_) => {}
+            }
+        }
+        let Some(Current { block, cursor }) = &mut self.current else {
+            return Ok(Lent::End);
+        };
+        Ok(Lent::Block(BlockFrames {
+            bytes: block.bytes(),
+            cursor,
+            counters: &mut self.counters,
+            last_corruption: &mut self.last_corruption,
+            gro: &mut self.gro,
+            drain: self.drain.map(|d| d.at),
+            drained: &mut self.drained,
+            link: self.link,
+        }))
+    }
+
     /// `--listen`: the address must still be on this interface (checked at most once
     /// a second).
     fn check_address(&mut self) -> Result<(), RingError> {
@@ -576,13 +708,7 @@ impl Source for RingSource {
     /// `stop` is set, returns the frames the kernel received before that moment,
     /// waiting up to twice the block timeout for the block it was filling, then `None`.
     fn next_packet(&mut self, stop: &AtomicBool) -> Result<Option<Received<'_>>, RingError> {
-        if self.drain.is_none() && stop.load(Ordering::Relaxed) {
-            // The kernel stamps frames with CLOCK_REALTIME too.
-            self.drain = Some(Drain {
-                at: Timestamp::now(),
-                deadline: Instant::now() + 2 * self.block_timeout + DRAIN_SLACK,
-            });
-        }
+        self.note_stop(stop);
         let packet = loop {
             match self.step()? {
                 Step::Packet(p) => break p,
