@@ -197,17 +197,30 @@ fn full_disk_during_read_counts_only_frames_in_the_file_pcapng() {
 
 #[test]
 fn full_disk_during_live_capture_counts_only_frames_in_the_file() {
-    full_disk_during_live_capture(&["--listen", "198.51.100.2"]);
+    full_disk_during_live_capture(&["--listen", "198.51.100.2"], 20);
 }
 
 /// The same with a writer thread: frames queued to it when the disk filled count as
 /// lost too.
 #[test]
 fn full_disk_during_threaded_live_capture_counts_only_frames_in_the_file() {
-    full_disk_during_live_capture(&["--listen", "198.51.100.2", "--threads", "2"]);
+    full_disk_during_live_capture(&["--listen", "198.51.100.2", "--threads", "2"], 20);
 }
 
-fn full_disk_during_live_capture(args: &[&str]) {
+/// All 200 frames (200 KB) at once into the ring (`-i`): they arrive in one or two
+/// blocks, whose records go out in one vectored write each (`sink::vectored`), and the
+/// 64 KiB disk fills in the middle of it: a short `writev`, then ENOSPC. Exactly the
+/// frames in the file count as written, and the file ends after its last whole record.
+#[test]
+fn full_disk_during_a_vectored_write_from_the_ring() {
+    full_disk_during_live_capture(&["-i", RING_INTERFACE], 200);
+}
+
+/// Stands for the sink end of the veth pair in [`full_disk_during_live_capture`]'s
+/// arguments.
+const RING_INTERFACE: &str = "<sink interface>";
+
+fn full_disk_during_live_capture(args: &[&str], burst: usize) {
     if !root_or_skip() || !netns::root_or_skip() {
         return;
     }
@@ -216,10 +229,14 @@ fn full_disk_during_live_capture(args: &[&str]) {
     let out = disk.path("live.pcap");
     let json = net.path("stats.jsonl");
     let stderr_path = net.path("spandump.stderr");
+    let args: Vec<&str> = args
+        .iter()
+        .map(|&a| if a == RING_INTERFACE { &net.sink_if } else { a })
+        .collect();
     let mut child = KillOnDrop(
         Command::new("ip")
             .args(["netns", "exec", &net.sink, common::spandump_bin()])
-            .args(args)
+            .args(&args)
             .arg("-w")
             .arg(&out)
             .arg("--stats-json")
@@ -235,7 +252,7 @@ fn full_disk_during_live_capture(args: &[&str]) {
         stderr().contains("spandump: listening on ")
     });
     let (wires, inners) = mirrored(200);
-    // Sent in small bursts: each idle moment flushes, so the disk fills mid-capture.
+    // Sent in bursts: each idle moment flushes, so the disk fills mid-capture.
     let start = Instant::now();
     let mut sent = 0;
     let status = loop {
@@ -243,8 +260,8 @@ fn full_disk_during_live_capture(args: &[&str]) {
             break status;
         }
         if sent < wires.len() {
-            net.send(&wires[sent..sent + 20]);
-            sent += 20;
+            net.send(&wires[sent..sent + burst]);
+            sent += burst;
         }
         assert!(
             start.elapsed() < DEADLINE,
