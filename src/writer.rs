@@ -421,3 +421,177 @@ impl Emit for DirectWriter<'_> {
         flushed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The vectored path of [`DirectWriter`] on a fake ring block, with an output that
+    //! fills up after any number of bytes.
+
+    use super::*;
+    use crate::Timestamp;
+    use crate::wire::decap::decapsulate_gre;
+    use std::io::{IoSlice, Write};
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::ops::Range;
+    use std::sync::{Arc, Mutex};
+
+    /// Takes `room` bytes (the last write short), then fails like a full disk.
+    struct FullDisk {
+        room: usize,
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            let mut got = self.got.lock().unwrap();
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.room);
+                got.extend_from_slice(&b[..take]);
+                self.room -= take;
+                n += take;
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A block of `n` GRE packets (transparent Ethernet, no options) of 60-1500-byte
+    /// inner frames, 48 bytes apart as a ring's packet headers keep them; the packets'
+    /// places and the inner frames.
+    fn block(n: usize) -> (Vec<u8>, Vec<Range<usize>>, Vec<Vec<u8>>) {
+        let mut bytes = vec![0; 48];
+        let (mut packets, mut inners) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let inner: Vec<u8> = (0..60 + (i * 7919) % 1440).map(|b| (b + i) as u8).collect();
+            let start = bytes.len();
+            bytes.extend_from_slice(&[0x00, 0x00, 0x65, 0x58]);
+            bytes.extend_from_slice(&inner);
+            packets.push(start..bytes.len());
+            bytes.extend_from_slice(&[0xEE; 48]);
+            inners.push(inner);
+        }
+        (bytes, packets, inners)
+    }
+
+    /// The frames of the complete records of a pcap stream, and whether it ends after
+    /// one.
+    fn records(bytes: &[u8]) -> (Vec<&[u8]>, bool) {
+        let (mut at, mut frames) = (24, Vec::new());
+        while at + 16 <= bytes.len() {
+            let len = u32::from_ne_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+            if at + 16 + len > bytes.len() {
+                break;
+            }
+            frames.push(&bytes[at + 16..at + 16 + len]);
+            at += 16 + len;
+        }
+        (frames, at == bytes.len())
+    }
+
+    /// What [`run`] left: the counters, the output's bytes, whether every step
+    /// succeeded, the frames offered to the writer and the inner frames of the block.
+    type Outcome = (Stats, Vec<u8>, bool, u64, Vec<Vec<u8>>);
+
+    /// One block through a writer with `room` bytes of output and `-c count`.
+    fn run(n: usize, room: usize, count: Option<u64>) -> Outcome {
+        let (block, packets, inners) = block(n);
+        let mut config = Config::new(Format::Pcap);
+        config.count = count;
+        let got = Arc::default();
+        let output = sink::output(FullDisk {
+            room,
+            got: Arc::clone(&got),
+        });
+        let mut writer = DirectWriter::new(&config, output);
+        let mut stats = Stats::default();
+        let addr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let mut offered = 0;
+        let mut ok = writer.start(TsPrecision::Nano).is_ok();
+        ok &= writer.block_start(&block, &mut stats).is_ok();
+        assert_eq!(writer.batch.is_open(), ok);
+        for (i, packet) in packets.iter().enumerate() {
+            if writer.done() {
+                break;
+            }
+            let d = decapsulate_gre(&block[packet.clone()], packet.len()).unwrap();
+            let record = Record {
+                ts: Timestamp::new(1_700_000_000, i as u32),
+                src: addr,
+                dst: addr,
+                decap: &d,
+                head: &[],
+                data: d.frame,
+                orig_len: d.frame.len() as u32,
+                session: None,
+                dropcount: 0,
+            };
+            ok &= writer.frame(&record, TsPrecision::Nano, &mut stats).is_ok();
+            offered += 1;
+        }
+        ok &= writer.block_end(&block, &mut stats).is_ok();
+        assert!(!writer.batch.is_open());
+        ok &= writer.finish(TsPrecision::Nano, &[], &mut stats).is_ok();
+        let got = got.lock().unwrap().clone();
+        (stats, got, ok, offered, inners)
+    }
+
+    #[test]
+    fn writes_a_block_byte_exact() {
+        let (stats, got, ok, _, inners) = run(3000, usize::MAX, None);
+        assert!(ok);
+        assert_eq!(stats.frames_written, 3000);
+        let (frames, whole) = records(&got);
+        assert!(whole);
+        assert_eq!(frames, inners.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn count_stops_inside_the_block() {
+        let (stats, got, ok, _, inners) = run(500, usize::MAX, Some(123));
+        assert!(ok);
+        assert_eq!(stats.frames_written, 123);
+        let (frames, whole) = records(&got);
+        assert!(whole);
+        assert_eq!(
+            frames,
+            inners[..123].iter().map(Vec::as_slice).collect::<Vec<_>>()
+        );
+    }
+
+    /// A full disk at every kind of place in the vectored write (in the file header,
+    /// a record header, a frame, between records): the run fails, counts as written
+    /// exactly the frames that reached the output whole, and the rest as lost.
+    #[test]
+    fn a_full_disk_counts_only_the_records_that_reached_the_output() {
+        let n = 400;
+        let (_, all, _, _, _) = run(n, usize::MAX, None);
+        let mut rooms: Vec<usize> = (0..all.len()).step_by(997).collect();
+        rooms.extend([0, 23, 24, 25, 24 + 16, all.len() - 1]);
+        for room in rooms {
+            let (stats, got, ok, offered, inners) = run(n, room, None);
+            assert!(!ok, "room {room}");
+            assert_eq!(got, all[..room], "room {room}");
+            let (frames, _) = records(&got);
+            assert_eq!(stats.frames_written, frames.len() as u64, "room {room}");
+            assert_eq!(
+                stats.frames_written + stats.output_lost,
+                offered,
+                "room {room}"
+            );
+            assert_eq!(offered, if room < 24 { 0 } else { n as u64 }, "room {room}");
+            let want: Vec<&[u8]> = inners[..frames.len()].iter().map(Vec::as_slice).collect();
+            assert_eq!(frames, want, "room {room}");
+        }
+    }
+}
