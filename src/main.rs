@@ -258,7 +258,7 @@ fn run(config: &Config, input: &Input, user: Option<&str>, quiet: bool) -> Resul
 }
 
 /// Live capture: one source is decoded and written on this thread, straight from the
-/// kernel's memory to the output buffer; several (`--threads`) are decoded on a thread
+/// kernel's memory to the output buffer (a ring: to the file, [`capture_rings`]); several (`--threads`) are decoded on a thread
 /// each and written on this one ([`handoff`]). Measured on 2 cores (README): the
 /// hand-off costs about as much CPU per small frame as the decoding, and a writer
 /// thread competing with a busy capture thread for a core fell behind.

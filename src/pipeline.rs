@@ -4,7 +4,10 @@
 //! (reassembly) -> GRE / ERSPAN -> filter -> writer, with no copy until the writer's
 //! output buffer (outer fragments are the exception: they are copied to be joined).
 //! A capture file and a live socket are both a [`Source`]: they share the filters,
-//! the writers, `-c`, `-U`, the stop flag and the counters.
+//! the writers, `-c`, `-U`, the stop flag and the counters. A ring is read a block at
+//! a time ([`Decoder::run_ring`]): the emitter sees the block's bytes around its
+//! frames, so the writer can write kept frames from ring memory without the copy
+//! into its output buffer ([`crate::sink::vectored`]).
 
 use crate::bpf::Expression;
 use crate::capture::{

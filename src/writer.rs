@@ -283,6 +283,8 @@ impl<'c> DirectWriter<'c> {
     /// header) is staged, the frame's bytes are taken from the block when they are in
     /// it; the ledger notes the record's end past what the output buffer holds.
     fn frame_vectored(&mut self, record: &Record<'_>, stats: &mut Stats) -> Result<(), RunError> {
+        // A batch is opened only over a pcap writer, and the writer changes only at a
+        // rotation (none with a batch) or a failure (which closes the batch).
         let Some(Writer::Pcap(writer)) = &self.writer else {
             return Ok(());
         };

@@ -3,7 +3,9 @@
 //! VXLAN / GENEVE / GRE-in-UDP ports (`--udp`, [`udp`]).
 //!
 //! A source lends one frame at a time from its own buffer ([`OuterFrame`] borrows it),
-//! so nothing is copied between the read and the writer. Sources know link types,
+//! so nothing is copied between the read and the writer; a ring can also lend a whole
+//! block's frames at once ([`RingSource::next_block`]), for a writer that writes them
+//! from ring memory. Sources know link types,
 //! addresses and timestamps, never GRE. All `unsafe` of the crate lives in [`sys`].
 
 mod batch;

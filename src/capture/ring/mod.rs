@@ -7,7 +7,10 @@
 //! the block timeout. [`RingSource`] lends the frames straight from the ring memory as
 //! [`OuterFrame`]s (link type Ethernet, or raw IP on tun-like devices) and gives each
 //! block back to the kernel once it moved past it: no copy and no system call per
-//! packet. Frames the host sends itself are ignored; the kernel's drops (ring full)
+//! packet. [`RingSource::next_block`] lends a whole block's frames together instead,
+//! each borrowing the block until the consumer lets go of it, so that slices of many
+//! frames can be written in one vectored write before the block goes back. Frames the
+//! host sends itself are ignored; the kernel's drops (ring full)
 //! come from `PACKET_STATISTICS`.
 //!
 //! When the kernel (or the NIC) moved an outer VLAN tag into metadata
