@@ -851,6 +851,25 @@ impl Drop for UserBlock {
     }
 }
 
+/// Asks the CPU to bring the first `lines` cache lines of `bytes` into its caches for a
+/// read soon: a hint, with no effect on memory or on any result.
+#[inline]
+pub fn prefetch(bytes: &[u8], lines: usize) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    for line in bytes.chunks(64).take(lines) {
+        // SAFETY: PREFETCHT0 is only a hint: it never faults and never writes, whatever
+        // the address (here that of a live slice), and SSE, which it needs, is enabled
+        // at compile time (the cfg above; it is part of x86-64's baseline).
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = (bytes, lines);
+}
+
 /// The system's page size in bytes.
 pub fn page_size() -> usize {
     // SAFETY: sysconf with a valid name has no preconditions.

@@ -191,6 +191,10 @@ impl BlockCursor {
                 });
             }
             self.next = at + next as usize;
+            // The next header (and the outer headers behind it) would be a cache miss
+            // when it is read: nothing else reads the ring in order (the frames go to
+            // the file straight from the ring, unread).
+            crate::capture::sys::prefetch(block.get(self.next..).unwrap_or_default(), 3);
         }
         Ok(Some(PacketHeader {
             ts: Timestamp::new(
