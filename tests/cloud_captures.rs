@@ -347,24 +347,13 @@ fn sessions_are_named_by_vni() {
         "{table}"
     );
     // --stats-json: the VNI of each session.
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("stats.json");
-    let r = run(&[
-        "-r",
-        &testdata("zeek-geneve-ipv6.pcap").display().to_string(),
-        "-w",
-        "/dev/null",
-        "--stats-json",
-        &json.display().to_string(),
-    ]);
-    r.expect_code(0);
-    let line: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    let line = common::final_stats_of(&testdata("zeek-geneve-ipv6.pcap"));
     let session = &line["sessions"][0];
     assert_eq!(session["encap"], "geneve");
     assert_eq!(session["vni"], 0x123456);
     assert_eq!(session["payload"], "ipv6");
     // pcapng: one interface per session, named after it.
+    let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.pcapng");
     run(&[
         "-r",

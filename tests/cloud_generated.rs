@@ -296,18 +296,7 @@ fn gre_in_udp_and_plain_gre_are_separate_sessions() {
         "{table}"
     );
     // --stats-json.
-    let json = f.dir.path().join("stats.json");
-    let r = run(&[
-        "-r",
-        &input,
-        "-w",
-        "/dev/null",
-        "--stats-json",
-        &json.display().to_string(),
-    ]);
-    r.expect_code(0);
-    let line: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    let line = common::final_stats_of(std::path::Path::new(&input));
     let sessions: Vec<(String, u64, u64)> = line["sessions"]
         .as_array()
         .unwrap()

@@ -6,66 +6,10 @@
 mod common;
 
 use common::capgen::{self, Ethernet, Gre, ethertype};
-use common::netns::{self, DEADLINE, SENDER_MAC, SENDER_V4, SINK_MAC, SINK_V4, sh};
+use common::netns::{self, SENDER_MAC, SENDER_V4, SINK_MAC, SINK_V4, Spandump, sh};
 use common::{parse_summary, read_capture_bytes};
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A spandump this test started, killed (by its PID) if the test ends first.
-struct Spandump {
-    child: Child,
-    stderr: std::path::PathBuf,
-}
-
-impl Spandump {
-    fn start(net: &netns::Net, args: &[&str]) -> Spandump {
-        let stderr = net.path("spandump.stderr");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &net.sink, common::spandump_bin()])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("start spandump");
-        let s = Spandump { child, stderr };
-        netns::wait_until("spandump's listening line", || {
-            s.stderr_text().contains("spandump: listening on ")
-        });
-        s
-    }
-
-    fn stderr_text(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits for the process to end by itself: (exit code, stderr).
-    fn wait(&mut self) -> (Option<i32>, String) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), self.stderr_text());
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "spandump kept running after its interface went away:\n{}",
-                self.stderr_text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Spandump {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn mirrored(n: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     (0..n)

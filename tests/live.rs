@@ -183,18 +183,13 @@ impl Spandump {
 
     /// Waits for the process to end by itself; returns (exit code, stderr).
     fn wait(&mut self) -> (i32, String) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
+        let path = &self.stderr_path;
+        let status = netns::wait_exit(&mut self.child, DEADLINE, || {
+            format!(
                 "spandump did not stop:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        };
+                fs::read_to_string(path).unwrap_or_default()
+            )
+        });
         self.exited = Some(status);
         (status.code().unwrap_or(-1), self.stderr())
     }

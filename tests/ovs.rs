@@ -41,7 +41,7 @@ mod common;
 mod harness;
 
 use common::{Capture, Summary, parse_summary, read_capture};
-use harness::{Capturer, EXPECTED_KINDS, Fixture, ethertype, kinds};
+use harness::{Capturer, Fixture, ethertype, missing_kinds};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -296,13 +296,7 @@ fn mirrors(setup: &Setup) {
     }
     let mut failures = Vec::new();
     for (name, frames) in &want {
-        let mut seen: Vec<&str> = frames.iter().flat_map(|f| kinds(f)).collect();
-        seen.sort();
-        seen.dedup();
-        let missing: Vec<&&str> = EXPECTED_KINDS
-            .iter()
-            .filter(|k| !seen.contains(k))
-            .collect();
+        let missing = missing_kinds(frames.iter().map(Vec::as_slice));
         if !missing.is_empty() {
             failures.push(format!(
                 "{}: session {name} carried no {missing:?} (the traffic did not cross it)",

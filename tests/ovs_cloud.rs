@@ -29,7 +29,7 @@ mod common;
 mod harness;
 
 use common::parse_summary;
-use harness::{Capturer, EXPECTED_KINDS, Fixture, is_end_marker, kinds};
+use harness::{Capturer, Fixture, is_end_marker, missing_kinds};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -260,13 +260,7 @@ fn ovs_vxlan_and_geneve_mirrors_on_every_receive_path() {
     let seen: BTreeSet<(Family, &str, u32)> = per_session.keys().copied().collect();
     assert_eq!(seen, configured, "sessions on the underlay");
     for (session, frames) in &per_session {
-        let mut kinds_seen: Vec<&str> = frames.iter().flat_map(|i| kinds(&i.frame)).collect();
-        kinds_seen.sort();
-        kinds_seen.dedup();
-        let missing: Vec<&&str> = EXPECTED_KINDS
-            .iter()
-            .filter(|k| !kinds_seen.contains(k))
-            .collect();
+        let missing = missing_kinds(frames.iter().map(|i| i.frame.as_slice()));
         if !missing.is_empty() {
             failures.push(format!("{session:?} carried no {missing:?}"));
         }

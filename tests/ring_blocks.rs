@@ -22,92 +22,17 @@
 mod common;
 
 use common::capgen::{self, ErspanII, ErspanIII, Ethernet, Gre, ethertype, ipproto};
-use common::netns::{DEADLINE, Net, SENDER_MAC, SENDER_V4, SINK_MAC, SINK_V4, root_or_skip};
+use common::netns::{Net, SENDER_MAC, SENDER_V4, SINK_MAC, SINK_V4, Spandump, root_or_skip};
 use common::{parse_summary, read_capture};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-/// spandump running in the sink namespace; killed (by its PID) if the test ends first.
-struct Spandump {
-    child: Child,
-    stderr_path: PathBuf,
-}
-
-impl Spandump {
-    /// Starts `spandump -i <sink interface> ARGS -w OUT` and waits for its listening
-    /// line.
-    fn start(net: &Net, out: &Path, args: &[&str]) -> Spandump {
-        let stderr_path = net.path("spandump.stderr");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &net.sink, common::spandump_bin()])
-            .args(["-i", &net.sink_if])
-            .args(args)
-            .arg("-w")
-            .arg(out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&stderr_path).expect("stderr file"))
-            .spawn()
-            .expect("start spandump");
-        let s = Spandump { child, stderr_path };
-        s.wait_for(
-            || s.stderr().contains("spandump: listening on "),
-            "its listening line",
-        );
-        s
-    }
-
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    fn wait_for(&self, mut done: impl FnMut() -> bool, what: &str) {
-        let start = Instant::now();
-        while !done() {
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Ctrl-C, as a terminal sends it.
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("kill -INT");
-        assert!(status.success());
-    }
-
-    /// Waits for the exit; its code and stderr.
-    fn wait(mut self) -> (i32, String) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for spandump") {
-                return (status.code().unwrap_or(-1), self.stderr());
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "spandump did not exit:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Spandump {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `spandump -i <sink interface> ARGS -w OUT` and waits for its listening line.
+fn start(net: &Net, out: &Path, args: &[&str]) -> Spandump {
+    let mut argv = vec!["-i", net.sink_if.as_str()];
+    argv.extend(args);
+    argv.extend(["-w", out.to_str().unwrap()]);
+    Spandump::start(net, &argv)
 }
 
 /// Complete records in a pcap file being written (0 before its header is there).
@@ -228,16 +153,15 @@ fn long_frames(count: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 /// Ctrl-C and checks that it wrote exactly `inners`, with no drop.
 fn capture_all(net: &Net, args: &[&str], wires: &[Vec<u8>], inners: &[Vec<u8>], rate: &[&str]) {
     let out = net.path("out.pcap");
-    let spandump = Spandump::start(net, &out, args);
+    let mut spandump = start(net, &out, args);
     let file = net.write_pcap("send.pcap", wires);
     net.replay_file(&file, false, rate);
-    spandump.wait_for(
-        || records_in(&out) >= inners.len(),
-        "every frame in the file",
-    );
+    spandump.wait_for("every frame in the file", || {
+        records_in(&out) >= inners.len()
+    });
     spandump.interrupt();
     let (code, stderr) = spandump.wait();
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("dropped by kernel: 1"), "{stderr}");
     let summary = parse_summary(&stderr).unwrap();
     assert_eq!(summary.written, inners.len() as u64, "{stderr}");
@@ -282,12 +206,12 @@ fn count_stops_inside_a_block() {
     }
     let net = Net::new(1500);
     let out = net.path("out.pcap");
-    let spandump = Spandump::start(&net, &out, &["-c", "1234"]);
+    let mut spandump = start(&net, &out, &["-c", "1234"]);
     let (wires, inners) = long_frames(3000);
     let file = net.write_pcap("send.pcap", &wires);
     net.replay_file(&file, false, &["--topspeed"]);
     let (code, stderr) = spandump.wait();
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(parse_summary(&stderr).unwrap().written, 1234, "{stderr}");
     assert_whole_records(&out);
     common::assert_frames_eq("-c 1234", &read_capture(&out).frames(), &inners[..1234]);
@@ -303,16 +227,16 @@ fn ctrl_c_inside_a_block_writes_whole_records() {
     }
     let net = Net::new(1500);
     let out = net.path("out.pcap");
-    let spandump = Spandump::start(&net, &out, &[]);
+    let mut spandump = start(&net, &out, &[]);
     let (wires, inners) = mirrored(30_000);
     let file = net.write_pcap("send.pcap", &wires);
     let mut tcpreplay = net.start_replay(&file, false, &["--pps", "20000"]);
-    spandump.wait_for(|| records_in(&out) >= 3000, "3000 records in the file");
+    spandump.wait_for("3000 records in the file", || records_in(&out) >= 3000);
     spandump.interrupt();
     let (code, stderr) = spandump.wait();
     let _ = tcpreplay.kill();
     let _ = tcpreplay.wait();
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
     let summary = parse_summary(&stderr).unwrap();
     assert!(
         summary.written >= 3000 && summary.written < inners.len() as u64,

@@ -180,6 +180,19 @@ impl Run {
     }
 }
 
+/// `spandump -r INPUT -w /dev/null --stats-json FILE`, which must succeed: its final
+/// JSON line.
+pub fn final_stats_of(input: &Path) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("stats.json");
+    let input = input.display().to_string();
+    let json_arg = json.display().to_string();
+    run(&["-r", &input, "-w", "/dev/null", "--stats-json", &json_arg]).expect_code(0);
+    let text = std::fs::read_to_string(&json).expect("stats JSON written");
+    let last = text.lines().last().expect("a JSON line");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
+}
+
 /// Runs spandump with `args` and no stdin.
 pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
     run_with_stdin(args, None)

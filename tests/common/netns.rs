@@ -66,6 +66,23 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for `child` to exit by itself; after `deadline`, panics with `stuck()` (what it
+/// is and its stderr).
+pub fn wait_exit(
+    child: &mut Child,
+    deadline: Duration,
+    stuck: impl Fn() -> String,
+) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(start.elapsed() < deadline, "{}", stuck());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Two namespaces joined by a veth pair; both are deleted on drop.
 pub struct Net {
     pub sender: String,
@@ -223,6 +240,84 @@ impl Drop for Net {
                 .args(["netns", "del", ns])
                 .stderr(Stdio::null())
                 .status();
+        }
+    }
+}
+
+/// A spandump a test started in the sink namespace of a [`Net`], its stdout discarded
+/// and its stderr kept in a file; killed (by its PID) if the test ends first.
+pub struct Spandump {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Spandump {
+    /// Starts `spandump ARGS` in `net`'s sink namespace and waits for its listening
+    /// line.
+    pub fn start(net: &Net, args: &[&str]) -> Spandump {
+        let stderr = net.path("spandump.stderr");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &net.sink, super::spandump_bin()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start spandump");
+        let s = Spandump { child, stderr };
+        s.wait_for("its listening line", || {
+            s.stderr().contains("spandump: listening on ")
+        });
+        s
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until `done` holds, or panics with `what` and the stderr after
+    /// [`DEADLINE`].
+    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Ctrl-C, as a terminal sends it.
+    pub fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+    }
+
+    /// Waits for the exit (after [`DEADLINE`], panics): its code (`None` for a signal)
+    /// and stderr.
+    pub fn wait(&mut self) -> (Option<i32>, String) {
+        let stderr = &self.stderr;
+        let status = wait_exit(&mut self.child, DEADLINE, || {
+            format!(
+                "spandump did not exit:\n{}",
+                fs::read_to_string(stderr).unwrap_or_default()
+            )
+        });
+        (status.code(), self.stderr())
+    }
+}
+
+impl Drop for Spandump {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

@@ -237,19 +237,13 @@ impl Capturer {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-INT", &pid]).status();
         assert!(status.is_ok_and(|s| s.success()), "kill -INT {pid}");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "{} did not stop:\n{}",
-                self.what,
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let (what, stderr) = (&self.what, &self.stderr_path);
+        let status = common::netns::wait_exit(&mut self.child, DEADLINE, || {
+            format!(
+                "{what} did not stop:\n{}",
+                fs::read_to_string(stderr).unwrap_or_default()
+            )
+        });
         self.exited = true;
         let stderr = self.stderr();
         assert!(status.success(), "{} exit {status}:\n{stderr}", self.what);
@@ -315,6 +309,16 @@ pub fn kinds(frame: &[u8]) -> Vec<&'static str> {
         _ => {}
     }
     kinds
+}
+
+/// The [`EXPECTED_KINDS`] none of `frames` is.
+pub fn missing_kinds<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> Vec<&'static str> {
+    let seen: Vec<&str> = frames.into_iter().flat_map(kinds).collect();
+    EXPECTED_KINDS
+        .iter()
+        .copied()
+        .filter(|k| !seen.contains(k))
+        .collect()
 }
 
 /// The traffic kinds every session must have carried.
